@@ -1,0 +1,11 @@
+//! Klaxon's domain core: the rules of on-call, free of I/O.
+//!
+//! Nothing in this crate reads a clock, touches a network or a disk, or needs an async runtime: every
+//! instant is a parameter, so hours of on-call time can be tested in microseconds. A test in
+//! `tests/purity.rs` fails if this crate gains a dependency on tokio, sqlx, axum or reqwest.
+
+pub mod clock;
+pub mod page;
+pub mod role;
+pub mod time;
+pub mod validate;

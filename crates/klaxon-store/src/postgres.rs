@@ -1,0 +1,42 @@
+//! The PostgreSQL backend, selected by a `postgres://` database URL. One pool serves reads and writes;
+//! transactions use PostgreSQL's default isolation, and queries that claim work use `FOR UPDATE SKIP
+//! LOCKED` where several nodes may race.
+
+use crate::Result;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub type Db = sqlx::Postgres;
+
+pub struct Pools {
+    pub read: sqlx::Pool<Db>,
+    pub write: sqlx::Pool<Db>,
+}
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+pub async fn open(url: &str) -> Result<Pools> {
+    let options = PgConnectOptions::from_str(url)?.application_name("klaxon");
+    let pool =
+        PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(30)).connect_with(options).await?;
+    Ok(Pools { read: pool.clone(), write: pool })
+}
+
+pub async fn begin_write(p: &Pools) -> Result<sqlx::Transaction<'static, Db>> {
+    Ok(p.write.begin().await?)
+}
+
+pub async fn schema_columns(pool: &sqlx::Pool<Db>) -> Result<Vec<(String, String)>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT table_name::text, column_name::text FROM information_schema.columns
+         WHERE table_schema = current_schema() AND table_name NOT LIKE '\\_sqlx%'
+         ORDER BY table_name, column_name",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows)
+}
+
+#[path = "queries/mod.rs"]
+pub mod q;

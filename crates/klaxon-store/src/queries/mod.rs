@@ -1,0 +1,11 @@
+//! SQL shared by both backends. This directory is compiled twice (as `sqlite::q` and `postgres::q`);
+//! `Db`, `Pools` and `begin_write` come from whichever backend module includes it. Write SQL that both
+//! dialects accept.
+
+#[allow(unused_imports)]
+pub(crate) use super::{Db, Pools, begin_write};
+
+pub mod meta;
+pub mod priorities;
+pub mod tokens;
+pub mod users;

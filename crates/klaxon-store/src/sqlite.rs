@@ -1,0 +1,65 @@
+//! The SQLite backend: a file `klaxon.db` in the data directory, WAL mode, `synchronous=FULL`.
+//!
+//! Two pools: one writer connection (SQLite serializes writers anyway, and one connection avoids
+//! `SQLITE_BUSY` inside the process) whose transactions start with `BEGIN IMMEDIATE` so that another
+//! process (the CLI) waits on the busy timeout instead of failing, and a few read-only connections.
+
+use crate::Result;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::path::Path;
+use std::time::Duration;
+
+pub type Db = sqlx::Sqlite;
+
+pub struct Pools {
+    pub read: sqlx::Pool<Db>,
+    pub write: sqlx::Pool<Db>,
+}
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub const FILE_NAME: &str = "klaxon.db";
+
+pub async fn open(dir: &Path) -> Result<Pools> {
+    std::fs::create_dir_all(dir)?;
+    let options = SqliteConnectOptions::new()
+        .filename(dir.join(FILE_NAME))
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10))
+        .pragma("cache_size", "-16000")
+        .pragma("temp_store", "memory");
+    let write = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(options.clone())
+        .await?;
+    let read = SqlitePoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(options.read_only(true))
+        .await?;
+    Ok(Pools { read, write })
+}
+
+/// Starts a write transaction that holds SQLite's write lock from its first statement.
+pub async fn begin_write(p: &Pools) -> Result<sqlx::Transaction<'static, Db>> {
+    Ok(p.write.begin_with("BEGIN IMMEDIATE").await?)
+}
+
+pub async fn schema_columns(pool: &sqlx::Pool<Db>) -> Result<Vec<(String, String)>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
+         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%'
+         ORDER BY m.name, p.name",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows)
+}
+
+#[path = "queries/mod.rs"]
+pub mod q;

@@ -1,0 +1,181 @@
+//! The test harness: [`TestServer`] starts Klaxon in-process on `127.0.0.1:0` against a fresh database
+//! and hands out an authenticated HTTP client.
+
+#![allow(dead_code)]
+
+use jiff::Timestamp;
+use klaxon_core::clock::ManualClock;
+use klaxon_core::role::Role;
+use klaxon_server::App;
+use klaxon_store::tokens::NewApiKey;
+use klaxon_store::users::NewUser;
+use klaxon_store::{Location, Store};
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::Value;
+use std::sync::Arc;
+
+pub const OWNER_EMAIL: &str = "owner@klaxon.test";
+
+/// Which database the suite runs on.
+pub fn backend_is_postgres() -> bool {
+    std::env::var("KLAXON_TEST_BACKEND").map(|b| b == "postgres").unwrap_or(false)
+}
+
+/// A fresh, migrated store for one test.
+pub async fn fresh_store(dir: &std::path::Path) -> (Store, Option<String>) {
+    if backend_is_postgres() {
+        let base = std::env::var("KLAXON_TEST_POSTGRES_URL")
+            .expect("KLAXON_TEST_BACKEND=postgres needs KLAXON_TEST_POSTGRES_URL");
+        let url = klaxon_store::testing::fresh_postgres_database(&base).await.expect("create test database");
+        let store = Store::open(Location::Postgres(&url)).await.expect("open postgres store");
+        (store, Some(url))
+    } else {
+        (Store::open(Location::SqliteDir(dir)).await.expect("open sqlite store"), None)
+    }
+}
+
+pub struct TestServer {
+    pub url: String,
+    pub app: App,
+    pub store: Store,
+    /// Present when the server runs on a manual clock.
+    pub clock: Option<ManualClock>,
+    /// A full-access account key.
+    pub key: String,
+    /// The owner user created at start.
+    pub owner_id: String,
+    pub http: reqwest::Client,
+    pub database_url: Option<String>,
+    pub dir: tempfile::TempDir,
+    handle: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_inner(None).await
+    }
+
+    /// Starts on a manual clock set to `start`; advance it with `server.clock()`.
+    pub async fn start_with_clock(start: Timestamp) -> TestServer {
+        Self::start_inner(Some(ManualClock::new(start))).await
+    }
+
+    async fn start_inner(clock: Option<ManualClock>) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, database_url) = fresh_store(dir.path()).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let url = format!("http://{addr}");
+        let mut builder = App::builder(store.clone(), url.clone());
+        if let Some(clock) = &clock {
+            builder = builder.clock(Arc::new(clock.clone()));
+        }
+        let app = builder.build();
+        let now = app.now_ms();
+        let owner = store.create_user(&NewUser::new("Owner", OWNER_EMAIL, Role::Owner), now).await.expect("owner");
+        let (_, key) = store.create_api_key(&NewApiKey::Account { read_only: false }, "test", now).await.expect("key");
+        let handle = tokio::spawn(klaxon_server::serve(app.clone(), listener, std::future::pending()));
+        TestServer {
+            url,
+            app,
+            store,
+            clock,
+            key,
+            owner_id: owner.id,
+            http: reqwest::Client::new(),
+            database_url,
+            dir,
+            handle,
+        }
+    }
+
+    pub fn clock(&self) -> &ManualClock {
+        self.clock.as_ref().expect("server started with start_with_clock")
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.app.clock.now()
+    }
+
+    /// A request with the account key and `From: <owner>`.
+    pub fn req(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, format!("{}{}", self.url, path))
+            .header("Authorization", format!("Token token={}", self.key))
+            .header("Accept", "application/vnd.pagerduty+json;version=2")
+            .header("From", OWNER_EMAIL)
+    }
+
+    /// A request with no credentials at all.
+    pub fn anon(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, format!("{}{}", self.url, path))
+    }
+
+    /// A request with a specific key and no `From` header.
+    pub fn with_key(&self, key: &str, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, format!("{}{}", self.url, path)).header("Authorization", format!("Token token={key}"))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        send(self.req(Method::GET, path)).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        send(self.req(Method::POST, path).json(&body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        send(self.req(Method::PUT, path).json(&body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        send(self.req(Method::DELETE, path)).await
+    }
+
+    /// Creates a user directly in the store with a user token; returns (user id, token).
+    pub async fn user_with_token(&self, email: &str, role: Role) -> (String, String) {
+        let now = self.app.now_ms();
+        let user = self.store.create_user(&NewUser::new(email, email, role), now).await.expect("user");
+        let (_, token) =
+            self.store.create_api_key(&NewApiKey::User { user_id: user.id.clone() }, "test", now).await.expect("token");
+        (user.id, token)
+    }
+
+    /// A read-only account key.
+    pub async fn read_only_key(&self) -> String {
+        let (_, key) = self
+            .store
+            .create_api_key(&NewApiKey::Account { read_only: true }, "ro", self.app.now_ms())
+            .await
+            .expect("key");
+        key
+    }
+
+    pub async fn stop(self) {
+        self.app.shutdown.cancel();
+        let _ = self.handle.await;
+    }
+}
+
+/// Sends a request and returns the status and the JSON body (`Value::Null` when empty or not JSON).
+pub async fn send(request: RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.expect("request sent");
+    read(response).await
+}
+
+pub async fn read(response: Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Asserts a PagerDuty-shaped error body and returns its `errors` joined.
+pub fn error_text(body: &Value) -> String {
+    let error = body.get("error").unwrap_or_else(|| panic!("not an error body: {body}"));
+    assert!(error["message"].is_string(), "{body}");
+    assert!(error["code"].is_number(), "{body}");
+    error["errors"]
+        .as_array()
+        .map(|e| e.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; "))
+        .unwrap_or_default()
+}

@@ -1,0 +1,7 @@
+//! Klaxon's integration suite: one test binary (each extra binary is another slow link on 2 cores).
+//! Every test starts a real server on an ephemeral port with its own temporary data: SQLite by default,
+//! PostgreSQL when `KLAXON_TEST_BACKEND=postgres` (the README's test command runs the suite both ways).
+
+mod common;
+
+mod foundation;
