@@ -18,6 +18,7 @@ mod postgres;
 mod sqlite;
 pub mod testing;
 
+pub mod jobs;
 pub mod priorities;
 pub mod tokens;
 pub mod users;
@@ -47,6 +48,15 @@ macro_rules! dispatch {
     };
 }
 pub(crate) use dispatch;
+
+/// Inside a `dispatch!` body: begins a write transaction on the selected backend.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! queries_begin_write {
+    ($p:expr) => {
+        q::begin_write($p).await
+    };
+}
 
 pub(crate) enum Backend {
     Sqlite(sqlite::Pools),

@@ -5,6 +5,7 @@
 #[allow(unused_imports)]
 pub(crate) use super::{Db, Pools, begin_write};
 
+pub mod jobs;
 pub mod meta;
 pub mod priorities;
 pub mod tokens;

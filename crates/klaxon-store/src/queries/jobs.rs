@@ -1,0 +1,91 @@
+//! SQL for durable jobs, and the hook that keeps incident timers in step with incident status.
+//! The functions taking a transaction run inside the caller's transaction, so a status change and its
+//! timers commit together or not at all.
+
+use super::{Db, Pools};
+use crate::jobs::{JobRow, kinds};
+use crate::{Result, ids};
+
+pub type Tx<'a> = sqlx::Transaction<'a, Db>;
+
+const COLUMNS: &str =
+    "id, kind, unique_key, payload, due_at, lease_owner, lease_until, attempts, last_error, created_at";
+
+/// Inserts a job, or moves the live job with the same `unique_key` to the new due time and payload.
+pub async fn schedule(
+    tx: &mut Tx<'_>,
+    kind: &str,
+    unique_key: Option<&str>,
+    payload: &serde_json::Value,
+    due_at: i64,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, unique_key, payload, due_at, lease_owner, lease_until, attempts, last_error, created_at)
+         VALUES ($1, $2, $3, $4, $5, NULL, NULL, 0, NULL, $6)
+         ON CONFLICT (unique_key) DO UPDATE SET kind = $2, payload = $4, due_at = $5, lease_owner = NULL,
+             lease_until = NULL, attempts = 0, last_error = NULL",
+    )
+    .bind(ids::long_id())
+    .bind(kind)
+    .bind(unique_key)
+    .bind(payload.to_string())
+    .bind(due_at)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Removes the job with this key, if any.
+#[allow(dead_code)] // used by the incident paths
+pub async fn cancel(tx: &mut Tx<'_>, unique_key: &str) -> Result<()> {
+    sqlx::query("DELETE FROM jobs WHERE unique_key = $1").bind(unique_key).execute(&mut **tx).await?;
+    Ok(())
+}
+
+pub async fn pending(p: &Pools) -> Result<Vec<JobRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM jobs ORDER BY due_at, id");
+    Ok(sqlx::query_as::<Db, JobRow>(sqlx::AssertSqlSafe(sql)).fetch_all(&p.read).await?)
+}
+
+/// Keeps an incident's timers in step with its status. Call it, in the same transaction, after every
+/// status change of an incident (`triggered`, `acknowledged`, `resolved`):
+/// - triggered: no acknowledgement timeout; auto-resolve after the service's `auto_resolve_timeout`
+///   counted from now (a re-trigger restarts it);
+/// - acknowledged: acknowledgement timeout after the service's `acknowledgement_timeout`;
+/// - resolved: no timers.
+#[allow(dead_code)] // used by the incident paths
+pub async fn incident_status_changed(tx: &mut Tx<'_>, incident_id: &str, status: &str, now: i64) -> Result<()> {
+    let ack_key = format!("{}:{incident_id}", kinds::ACK_TIMEOUT);
+    let resolve_key = format!("{}:{incident_id}", kinds::AUTO_RESOLVE);
+    let timeouts: Option<(Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT s.acknowledgement_timeout, s.auto_resolve_timeout FROM incidents i
+         JOIN services s ON s.id = i.service_id WHERE i.id = $1",
+    )
+    .bind(incident_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let (ack_timeout, auto_resolve) = timeouts.unwrap_or((None, None));
+    let payload = serde_json::json!({ "incident_id": incident_id });
+    match status {
+        "triggered" => {
+            cancel(tx, &ack_key).await?;
+            match auto_resolve.filter(|s| *s > 0) {
+                Some(secs) => {
+                    schedule(tx, kinds::AUTO_RESOLVE, Some(&resolve_key), &payload, now + secs * 1000, now).await?
+                }
+                None => cancel(tx, &resolve_key).await?,
+            }
+        }
+        "acknowledged" => match ack_timeout.filter(|s| *s > 0) {
+            Some(secs) => schedule(tx, kinds::ACK_TIMEOUT, Some(&ack_key), &payload, now + secs * 1000, now).await?,
+            None => cancel(tx, &ack_key).await?,
+        },
+        _ => {
+            cancel(tx, &ack_key).await?;
+            cancel(tx, &resolve_key).await?;
+        }
+    }
+    Ok(())
+}
