@@ -16,3 +16,49 @@ pub async fn fresh_postgres_database(base_url: &str) -> Result<String> {
     url.set_path(&name);
     Ok(url.to_string())
 }
+
+/// What [`seed_service`] should create.
+#[derive(Clone, Debug)]
+pub struct SeedOptions {
+    pub service_name: String,
+    /// Seconds; `None` disables the timer.
+    pub acknowledgement_timeout: Option<i64>,
+    pub auto_resolve_timeout: Option<i64>,
+    /// The service's `incident_urgency_rule` JSON.
+    pub incident_urgency_rule: serde_json::Value,
+    pub integration_type: String,
+}
+
+impl Default for SeedOptions {
+    fn default() -> Self {
+        Self {
+            service_name: format!("Service {}", crate::ids::resource_id()),
+            acknowledgement_timeout: Some(1800),
+            auto_resolve_timeout: Some(14400),
+            incident_urgency_rule: serde_json::json!({"type": "constant", "urgency": "high"}),
+            integration_type: "events_api_v2_inbound_integration".into(),
+        }
+    }
+}
+
+/// Ids of what [`seed_service`] created.
+#[derive(Clone, Debug)]
+pub struct Seeded {
+    pub user_id: String,
+    pub escalation_policy_id: String,
+    pub service_id: String,
+    pub integration_id: String,
+    pub integration_key: String,
+}
+
+/// Test fixture: a user, an escalation policy paging that user, a service on it and one integration,
+/// written straight to the database (for suites that must not depend on the configuration API).
+pub async fn seed_service(store: &crate::Store, options: &SeedOptions, now_ms: i64) -> Result<Seeded> {
+    crate::dispatch!(store, p => q::seed::service(p, options, now_ms))
+}
+
+/// Test fixture: an incident on a seeded service in the given status (`triggered` or `acknowledged`),
+/// with one alert, assigned to the seeded user; its timers are scheduled as the status requires.
+pub async fn seed_incident(store: &crate::Store, seeded: &Seeded, status: &str, now_ms: i64) -> Result<String> {
+    crate::dispatch!(store, p => q::seed::incident(p, seeded, status, now_ms))
+}

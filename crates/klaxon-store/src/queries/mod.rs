@@ -8,5 +8,6 @@ pub(crate) use super::{Db, Pools, begin_write};
 pub mod jobs;
 pub mod meta;
 pub mod priorities;
+pub mod seed;
 pub mod tokens;
 pub mod users;
