@@ -79,14 +79,21 @@ impl AppBuilder {
     }
 }
 
-/// The OpenAPI document and the router it was generated from.
+/// The router: every documented route, plus PagerDuty-shaped 404/405 fallbacks and the common layers.
 pub fn router(app: App) -> Router {
-    let (api, openapi) = crate::api::openapi_router().split_for_parts();
-    let openapi_json = Arc::new(serde_json::to_string_pretty(&openapi).unwrap_or_else(|_| "{}".into()));
+    let (api, _openapi) = crate::api::openapi_router().split_for_parts();
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     Router::new()
         .merge(api)
-        .merge(crate::health::routes(openapi_json))
+        .fallback(|| async { crate::error::ApiError::not_found("Route") })
+        .method_not_allowed_fallback(|| async {
+            crate::error::ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                2100,
+                "Method Not Allowed",
+                vec!["this route does not support that method".into()],
+            )
+        })
         .layer(axum::middleware::from_fn_with_state(app.clone(), crate::metrics::track))
         .layer(CatchPanicLayer::custom(|_| {
             crate::error::ApiError::internal("a request handler panicked").into_response_any()

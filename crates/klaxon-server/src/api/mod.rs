@@ -35,12 +35,54 @@ impl utoipa::Modify for SecurityAddon {
 
 /// Every documented route.
 pub fn openapi_router() -> OpenApiRouter<App> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(abilities::routes()).merge(priorities::routes())
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(crate::health::routes())
+        .merge(abilities::routes())
+        .merge(priorities::routes())
 }
 
 /// The OpenAPI document as served at `/openapi.json`.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
     openapi_router().split_for_parts().1
+}
+
+/// The OpenAPI document rendered once per process (it never changes while running).
+pub fn openapi_json() -> &'static str {
+    static RENDERED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    RENDERED.get_or_init(|| openapi_document().to_pretty_json().unwrap_or_else(|_| "{}".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    /// The committed `openapi.json` at the repository root must match what the handlers generate, so API
+    /// changes show up in review. `KLAXON_BLESS=1 cargo test -p klaxon-server openapi` rewrites it.
+    #[test]
+    fn openapi_document_matches_the_committed_copy() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../openapi.json");
+        let generated = format!("{}\n", super::openapi_json());
+        if std::env::var_os("KLAXON_BLESS").is_some() {
+            std::fs::write(&path, &generated).expect("write openapi.json");
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "openapi.json is stale: run `KLAXON_BLESS=1 cargo test -p klaxon-server openapi` and commit it"
+        );
+    }
+
+    #[test]
+    fn every_operation_is_tagged_and_summarized() {
+        let doc = super::openapi_document();
+        for (path, item) in doc.paths.paths.iter() {
+            for (method, op) in [("get", &item.get), ("post", &item.post), ("put", &item.put), ("delete", &item.delete)]
+            {
+                if let Some(op) = op {
+                    assert!(op.tags.as_ref().is_some_and(|t| !t.is_empty()), "{method} {path} has no tag");
+                    assert!(op.summary.is_some() || op.description.is_some(), "{method} {path} has no doc comment");
+                }
+            }
+        }
+    }
 }
 
 /// Starts the background workers (event processing, timers) that live as long as the server.

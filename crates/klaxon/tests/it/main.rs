@@ -2,6 +2,8 @@
 //! Every test starts a real server on an ephemeral port with its own temporary data: SQLite by default,
 //! PostgreSQL when `KLAXON_TEST_BACKEND=postgres` (the README's test command runs the suite both ways).
 
+mod binary;
 mod common;
 
+mod cli;
 mod foundation;
