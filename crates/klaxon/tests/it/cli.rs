@@ -187,3 +187,17 @@ async fn serve_refuses_a_database_migrated_by_a_newer_klaxon() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("newer Klaxon"), "{}", stderr(&out));
 }
+
+#[tokio::test]
+async fn json_logs_are_one_json_object_per_line() {
+    let storage = Storage::new().await;
+    let served = Served::start(&storage, &[], &["--log-format", "json"]).await;
+    let (status, log) = served.terminate();
+    assert!(status.success());
+    let lines: Vec<_> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() >= 2, "{log}");
+    for line in lines {
+        let parsed: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(parsed["level"].is_string() && parsed["fields"].is_object(), "{line}");
+    }
+}
