@@ -9,6 +9,8 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub mod abilities;
 pub mod priorities;
+pub mod teams;
+pub mod users;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,7 +37,11 @@ impl utoipa::Modify for SecurityAddon {
 
 /// Every documented route.
 pub fn openapi_router() -> OpenApiRouter<App> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(abilities::routes()).merge(priorities::routes())
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(abilities::routes())
+        .merge(priorities::routes())
+        .merge(users::routes())
+        .merge(teams::routes())
 }
 
 /// The OpenAPI document as served at `/openapi.json`.
