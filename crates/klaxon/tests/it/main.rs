@@ -5,3 +5,5 @@
 mod common;
 
 mod foundation;
+mod teams;
+mod users;
