@@ -18,8 +18,11 @@ mod postgres;
 mod sqlite;
 pub mod testing;
 
+pub mod contact_methods;
 pub mod jobs;
+pub mod notification_rules;
 pub mod priorities;
+pub mod teams;
 pub mod tokens;
 pub mod users;
 

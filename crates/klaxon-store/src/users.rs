@@ -74,3 +74,49 @@ impl Store {
         dispatch!(self, p => q::users::by_email(p, email))
     }
 }
+
+/// Filters for listing users.
+#[derive(Clone, Debug, Default)]
+pub struct UserFilter {
+    /// Case-insensitive substring of the name or the email.
+    pub query: Option<String>,
+    /// Only members of any of these teams.
+    pub team_ids: Vec<String>,
+}
+
+/// A partial update of a user: `None` leaves a field alone; `Some(None)` clears an optional field.
+#[derive(Clone, Debug, Default)]
+pub struct UserUpdate {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub role: Option<Role>,
+    pub time_zone: Option<String>,
+    pub color: Option<String>,
+    pub description: Option<Option<String>>,
+    pub job_title: Option<Option<String>>,
+}
+
+impl Store {
+    /// One page of live users ordered by name then id, and the total when asked for.
+    pub async fn list_users(
+        &self,
+        filter: &UserFilter,
+        limit: i64,
+        offset: i64,
+        want_total: bool,
+    ) -> Result<(Vec<UserRow>, Option<i64>)> {
+        dispatch!(self, p => q::users::list(p, filter, limit, offset, want_total))
+    }
+
+    /// Applies a partial update. Refuses (`Rejected`) to demote the last live owner; a taken email is
+    /// `Conflict { field: "email" }`; `NotFound` for a missing or deleted user.
+    pub async fn update_user(&self, id: &str, update: &UserUpdate, now_ms: i64) -> Result<UserRow> {
+        dispatch!(self, p => q::users::update(p, id, update, now_ms))
+    }
+
+    /// Soft-deletes a user, revoking their user tokens and removing their team memberships, atomically.
+    /// Refuses (`Rejected`) to delete the last live owner.
+    pub async fn delete_user(&self, id: &str, now_ms: i64) -> Result<()> {
+        dispatch!(self, p => q::users::delete(p, id, now_ms))
+    }
+}

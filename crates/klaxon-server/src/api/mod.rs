@@ -9,6 +9,8 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub mod abilities;
 pub mod priorities;
+pub mod teams;
+pub mod users;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -39,6 +41,8 @@ pub fn openapi_router() -> OpenApiRouter<App> {
         .merge(crate::health::routes())
         .merge(abilities::routes())
         .merge(priorities::routes())
+        .merge(users::routes())
+        .merge(teams::routes())
 }
 
 /// The OpenAPI document as served at `/openapi.json`.

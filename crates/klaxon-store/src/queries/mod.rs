@@ -5,9 +5,12 @@
 #[allow(unused_imports)]
 pub(crate) use super::{Db, Pools, begin_write};
 
+pub mod contact_methods;
 pub mod jobs;
 pub mod meta;
+pub mod notification_rules;
 pub mod priorities;
 pub mod seed;
+pub mod teams;
 pub mod tokens;
 pub mod users;

@@ -7,3 +7,5 @@ mod common;
 
 mod cli;
 mod foundation;
+mod teams;
+mod users;
