@@ -91,12 +91,18 @@ async fn read_only_keys_cannot_write() {
     let storage = Storage::new().await;
     let created = storage.run(&["token", "create", "--account", "--read-only"]);
     let secret = stdout(&created).trim().to_string();
+    assert!(
+        storage
+            .run(&["user", "add", "--email", "boss@example.com", "--name", "Boss", "--role", "owner"])
+            .status
+            .success()
+    );
     let served = Served::start(&storage, &[], &[]).await;
     assert_eq!(get_status(&format!("{}/priorities", served.url), &secret).await, 200);
     let response = reqwest::Client::new()
         .post(format!("{}/users", served.url))
         .header("Authorization", format!("Token token={secret}"))
-        .header("From", "nobody@example.com")
+        .header("From", "boss@example.com")
         .json(&serde_json::json!({"user": {"name": "X", "email": "x@example.com"}}))
         .send()
         .await
