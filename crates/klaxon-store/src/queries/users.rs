@@ -154,10 +154,12 @@ pub async fn update(p: &Pools, id: &str, update: &crate::users::UserUpdate, now:
     else {
         return Err(StoreError::NotFound("user"));
     };
-    if let Some(role) = update.role {
-        if current.role == "owner" && role.as_str() != "owner" && live_owner_count(&mut tx).await? <= 1 {
-            return Err(StoreError::Rejected("user.role cannot change: this user is the last owner".into()));
-        }
+    if let Some(role) = update.role
+        && current.role == "owner"
+        && role.as_str() != "owner"
+        && live_owner_count(&mut tx).await? <= 1
+    {
+        return Err(StoreError::Rejected("user.role cannot change: this user is the last owner".into()));
     }
     let name = update.name.clone().unwrap_or(current.name);
     let email = update.email.clone().unwrap_or(current.email);
