@@ -140,10 +140,14 @@ pub async fn list(
     Ok((rows, total))
 }
 
+/// Counts live owners, locking their rows on PostgreSQL (`FOR UPDATE`) so that two transactions demoting
+/// or deleting different owners cannot both see "another owner remains". SQLite needs no lock: its
+/// write transactions (`BEGIN IMMEDIATE`) are already serialized.
 async fn live_owner_count(tx: &mut sqlx::Transaction<'static, Db>) -> Result<i64> {
-    Ok(sqlx::query_scalar::<Db, i64>("SELECT COUNT(*) FROM users WHERE role = 'owner' AND deleted_at IS NULL")
-        .fetch_one(&mut **tx)
-        .await?)
+    let lock = if <Db as sqlx::Database>::NAME == "PostgreSQL" { " FOR UPDATE" } else { "" };
+    let sql = format!("SELECT id FROM users WHERE role = 'owner' AND deleted_at IS NULL ORDER BY id{lock}");
+    let owners: Vec<String> = sqlx::query_scalar::<Db, String>(sqlx::AssertSqlSafe(sql)).fetch_all(&mut **tx).await?;
+    Ok(owners.len() as i64)
 }
 
 pub async fn update(p: &Pools, id: &str, update: &crate::users::UserUpdate, now: i64) -> Result<UserRow> {

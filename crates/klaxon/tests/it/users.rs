@@ -752,3 +752,18 @@ async fn a_read_only_key_cannot_change_contact_methods_or_rules() {
     .await;
     assert_eq!(status, 403);
 }
+
+#[tokio::test]
+async fn two_owners_deleted_at_once_leave_one_owner() {
+    let server = TestServer::start().await;
+    let (second, _) = server.user_with_token("owner2@example.com", Role::Owner).await;
+    let first_path = format!("/users/{}", server.owner_id);
+    let second_path = format!("/users/{second}");
+    let (a, b) = tokio::join!(server.delete(&first_path), server.delete(&second_path));
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, [204, 400], "{a:?} {b:?}");
+    let (_, owners) = server.get("/users?total=true").await;
+    let roles: Vec<_> = owners["users"].as_array().unwrap().iter().map(|u| u["role"].clone()).collect();
+    assert_eq!(roles, [json!("owner")]);
+}
