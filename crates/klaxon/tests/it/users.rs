@@ -767,3 +767,18 @@ async fn two_owners_deleted_at_once_leave_one_owner() {
     let roles: Vec<_> = owners["users"].as_array().unwrap().iter().map(|u| u["role"].clone()).collect();
     assert_eq!(roles, [json!("owner")]);
 }
+
+#[tokio::test]
+async fn unknown_and_read_only_user_fields_are_ignored() {
+    let server = TestServer::start().await;
+    let (status, body) = server
+        .post(
+            "/users",
+            json!({"user": {"id": "PFAKE01", "self": "http://elsewhere/users/PFAKE01", "invitation_sent": true,
+                "name": "Ada", "email": "ada@example.com", "teams": [{"id": "PNOPE00"}], "favourite_colour": "red"}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_ne!(body["user"]["id"], "PFAKE01");
+    assert_eq!((&body["user"]["invitation_sent"], &body["user"]["teams"]), (&json!(false), &json!([])));
+}
