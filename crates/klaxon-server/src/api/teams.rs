@@ -145,10 +145,11 @@ fn team_fields(input: TeamInput, current: Option<&TeamRow>) -> ApiResult<TeamFie
             if r.id.trim().is_empty() {
                 errors.push(FieldError::new("team.parent.id", "is required"));
             }
-            if let Some(kind) = r.kind.as_deref() {
-                if kind != "team" && kind != "team_reference" {
-                    errors.push(FieldError::new("team.parent.type", "must be team_reference"));
-                }
+            if let Some(kind) = r.kind.as_deref()
+                && kind != "team"
+                && kind != "team_reference"
+            {
+                errors.push(FieldError::new("team.parent.type", "must be team_reference"));
             }
             Some(r.id)
         }

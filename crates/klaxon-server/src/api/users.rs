@@ -372,10 +372,10 @@ fn check_time_zone(value: &str, errors: &mut Vec<FieldError>) -> Option<String> 
 }
 
 fn check_optional_text(field: &str, value: Option<&str>, max: usize, errors: &mut Vec<FieldError>) {
-    if let Some(v) = value {
-        if v.chars().count() > max {
-            errors.push(FieldError::new(field, format!("must be at most {max} characters")));
-        }
+    if let Some(v) = value
+        && v.chars().count() > max
+    {
+        errors.push(FieldError::new(field, format!("must be at most {max} characters")));
     }
 }
 
@@ -512,16 +512,16 @@ pub async fn update_user(
     if !errors.is_empty() {
         return Err(ApiError::fields(errors));
     }
-    if let Some(role) = update.role {
-        if role.as_str() == current.role {
-            update.role = None;
-        } else {
+    match update.role {
+        Some(role) if role.as_str() == current.role => update.role = None,
+        Some(role) => {
             auth.require(&Action::ChangeRole { to: role })?;
             if current.role == Role::Owner.as_str() {
                 // Only an owner may change an owner's role.
                 auth.require(&Action::ChangeRole { to: Role::Owner })?;
             }
         }
+        None => {}
     }
     update.color = input.color.filter(|c| !c.trim().is_empty());
     update.description = input.description.sent();
@@ -591,13 +591,13 @@ fn contact_method_fields(input: ContactMethodInput) -> ApiResult<ContactMethodFi
             errors.push(FieldError::new("contact_method.address", "must be a valid email address"))
         }
         (Some("phone_contact_method" | "sms_contact_method"), a) => {
-            if let Some(a) = a {
-                if a.is_empty() || a.len() > 20 || !a.chars().all(|c| c.is_ascii_digit()) {
-                    errors.push(FieldError::new(
-                        "contact_method.address",
-                        "must be the national phone number, digits only (the country goes in country_code)",
-                    ));
-                }
+            if let Some(a) = a
+                && (a.is_empty() || a.len() > 20 || !a.chars().all(|c| c.is_ascii_digit()))
+            {
+                errors.push(FieldError::new(
+                    "contact_method.address",
+                    "must be the national phone number, digits only (the country goes in country_code)",
+                ));
             }
             match input.country_code {
                 None => errors.push(FieldError::new("contact_method.country_code", "is required")),
@@ -692,10 +692,10 @@ pub async fn update_contact_method(
     auth.require(&Action::EditUser { user_id: &id })?;
     let current = existing_contact_method(&app, &id, &cm_id).await?;
     let input = body.contact_method.ok_or_else(|| ApiError::field("contact_method", "is required"))?;
-    if let Some(kind) = input.kind.as_deref() {
-        if kind.trim_end_matches("_reference") != current.kind {
-            return Err(ApiError::field("contact_method.type", "cannot be changed"));
-        }
+    if let Some(kind) = input.kind.as_deref()
+        && kind.trim_end_matches("_reference") != current.kind
+    {
+        return Err(ApiError::field("contact_method.type", "cannot be changed"));
     }
     let merged = ContactMethodInput {
         kind: Some(current.kind.clone()),

@@ -69,10 +69,10 @@ async fn user_is_live(tx: &mut Tx, id: &str) -> Result<bool> {
 }
 
 async fn check_parent(tx: &mut Tx, parent: Option<&str>) -> Result<()> {
-    if let Some(parent) = parent {
-        if !team_is_live(tx, parent).await? {
-            return Err(StoreError::Rejected(format!("team.parent.id {parent} not found")));
-        }
+    if let Some(parent) = parent
+        && !team_is_live(tx, parent).await?
+    {
+        return Err(StoreError::Rejected(format!("team.parent.id {parent} not found")));
     }
     Ok(())
 }

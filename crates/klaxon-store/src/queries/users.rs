@@ -140,10 +140,14 @@ pub async fn list(
     Ok((rows, total))
 }
 
+/// Counts live owners, locking their rows on PostgreSQL (`FOR UPDATE`) so that two transactions demoting
+/// or deleting different owners cannot both see "another owner remains". SQLite needs no lock: its
+/// write transactions (`BEGIN IMMEDIATE`) are already serialized.
 async fn live_owner_count(tx: &mut sqlx::Transaction<'static, Db>) -> Result<i64> {
-    Ok(sqlx::query_scalar::<Db, i64>("SELECT COUNT(*) FROM users WHERE role = 'owner' AND deleted_at IS NULL")
-        .fetch_one(&mut **tx)
-        .await?)
+    let lock = if <Db as sqlx::Database>::NAME == "PostgreSQL" { " FOR UPDATE" } else { "" };
+    let sql = format!("SELECT id FROM users WHERE role = 'owner' AND deleted_at IS NULL ORDER BY id{lock}");
+    let owners: Vec<String> = sqlx::query_scalar::<Db, String>(sqlx::AssertSqlSafe(sql)).fetch_all(&mut **tx).await?;
+    Ok(owners.len() as i64)
 }
 
 pub async fn update(p: &Pools, id: &str, update: &crate::users::UserUpdate, now: i64) -> Result<UserRow> {
@@ -154,10 +158,12 @@ pub async fn update(p: &Pools, id: &str, update: &crate::users::UserUpdate, now:
     else {
         return Err(StoreError::NotFound("user"));
     };
-    if let Some(role) = update.role {
-        if current.role == "owner" && role.as_str() != "owner" && live_owner_count(&mut tx).await? <= 1 {
-            return Err(StoreError::Rejected("user.role cannot change: this user is the last owner".into()));
-        }
+    if let Some(role) = update.role
+        && current.role == "owner"
+        && role.as_str() != "owner"
+        && live_owner_count(&mut tx).await? <= 1
+    {
+        return Err(StoreError::Rejected("user.role cannot change: this user is the last owner".into()));
     }
     let name = update.name.clone().unwrap_or(current.name);
     let email = update.email.clone().unwrap_or(current.email);

@@ -393,3 +393,13 @@ async fn a_user_role_token_may_configure_teams() {
         send(server.with_key(&token, Method::POST, "/teams").json(&json!({"team": {"name": "Ops"}}))).await;
     assert_eq!(status, 201);
 }
+
+#[tokio::test]
+async fn unknown_and_read_only_team_fields_are_ignored() {
+    let server = TestServer::start().await;
+    let (status, body) =
+        server.post("/teams", json!({"team": {"id": "PFAKE01", "summary": "S", "name": "Ops", "colour": "red"}})).await;
+    assert_eq!(status, 201, "{body}");
+    assert_ne!(body["team"]["id"], "PFAKE01");
+    assert_eq!(body["team"]["summary"], "Ops");
+}

@@ -679,3 +679,106 @@ async fn notification_rule_fields_are_validated_naming_the_field() {
         assert!(error_text(&body).contains(expected), "{rule}: {body}");
     }
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_people_endpoints() {
+    let server = TestServer::start().await;
+    let (status, doc) = send(server.anon(Method::GET, "/openapi.json")).await;
+    assert_eq!(status, 200);
+    let paths = &doc["paths"];
+    for (path, methods) in [
+        ("/users", &["get", "post"][..]),
+        ("/users/me", &["get"][..]),
+        ("/users/{id}", &["get", "put", "delete"][..]),
+        ("/users/{id}/contact_methods", &["get", "post"][..]),
+        ("/users/{id}/contact_methods/{contact_method_id}", &["get", "put", "delete"][..]),
+        ("/users/{id}/notification_rules", &["get", "post"][..]),
+        ("/users/{id}/notification_rules/{notification_rule_id}", &["get", "put", "delete"][..]),
+        ("/teams", &["get", "post"][..]),
+        ("/teams/{id}", &["get", "put", "delete"][..]),
+        ("/teams/{id}/members", &["get"][..]),
+        ("/teams/{id}/users/{user_id}", &["put", "delete"][..]),
+        ("/teams/{id}/escalation_policies/{escalation_policy_id}", &["put", "delete"][..]),
+    ] {
+        for method in methods {
+            assert!(paths[path][method].is_object(), "{method} {path} is undocumented");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_contact_method_or_rule_is_a_404() {
+    let server = TestServer::start().await;
+    let user = server.owner_id.clone();
+    for (method, path) in [
+        (Method::GET, format!("/users/{user}/contact_methods/PNOPE00")),
+        (Method::PUT, format!("/users/{user}/contact_methods/PNOPE00")),
+        (Method::DELETE, format!("/users/{user}/contact_methods/PNOPE00")),
+        (Method::GET, format!("/users/{user}/notification_rules/PNOPE00")),
+        (Method::PUT, format!("/users/{user}/notification_rules/PNOPE00")),
+        (Method::DELETE, format!("/users/{user}/notification_rules/PNOPE00")),
+    ] {
+        let body = json!({"contact_method": {"label": "x"}, "notification_rule": {"start_delay_in_minutes": 1}});
+        let (status, response) = send(server.req(method.clone(), &path).json(&body)).await;
+        assert_eq!(status, 404, "{method} {path}: {response}");
+    }
+}
+
+#[tokio::test]
+async fn another_users_contact_method_is_not_reachable_under_my_id() {
+    let server = TestServer::start().await;
+    let other = create_user(&server, "Other", "other@example.com").await;
+    let foreign = default_method(&server, other["id"].as_str().unwrap()).await;
+    let (status, _) = server.get(&format!("/users/{}/contact_methods/{foreign}", server.owner_id)).await;
+    assert_eq!(status, 404);
+    let (status, _) = server.delete(&format!("/users/{}/contact_methods/{foreign}", server.owner_id)).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_read_only_key_cannot_change_contact_methods_or_rules() {
+    let server = TestServer::start().await;
+    let key = server.read_only_key().await;
+    let user = server.owner_id.clone();
+    let method = default_method(&server, &user).await;
+    let (status, _) =
+        send(server.with_key(&key, Method::DELETE, &format!("/users/{user}/contact_methods/{method}"))).await;
+    assert_eq!(status, 403);
+    let (status, _) = send(
+        server
+            .with_key(&key, Method::POST, &format!("/users/{user}/notification_rules"))
+            .json(&json!({"notification_rule": {"start_delay_in_minutes": 1, "contact_method": {"id": method}}})),
+    )
+    .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn two_owners_deleted_at_once_leave_one_owner() {
+    let server = TestServer::start().await;
+    let (second, _) = server.user_with_token("owner2@example.com", Role::Owner).await;
+    let first_path = format!("/users/{}", server.owner_id);
+    let second_path = format!("/users/{second}");
+    let (a, b) = tokio::join!(server.delete(&first_path), server.delete(&second_path));
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, [204, 400], "{a:?} {b:?}");
+    let (_, owners) = server.get("/users?total=true").await;
+    let roles: Vec<_> = owners["users"].as_array().unwrap().iter().map(|u| u["role"].clone()).collect();
+    assert_eq!(roles, [json!("owner")]);
+}
+
+#[tokio::test]
+async fn unknown_and_read_only_user_fields_are_ignored() {
+    let server = TestServer::start().await;
+    let (status, body) = server
+        .post(
+            "/users",
+            json!({"user": {"id": "PFAKE01", "self": "http://elsewhere/users/PFAKE01", "invitation_sent": true,
+                "name": "Ada", "email": "ada@example.com", "teams": [{"id": "PNOPE00"}], "favourite_colour": "red"}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_ne!(body["user"]["id"], "PFAKE01");
+    assert_eq!((&body["user"]["invitation_sent"], &body["user"]["teams"]), (&json!(false), &json!([])));
+}
