@@ -18,8 +18,12 @@ mod postgres;
 mod sqlite;
 pub mod testing;
 
+pub mod escalation_policies;
+pub mod integrations;
 pub mod jobs;
+pub mod maintenance_windows;
 pub mod priorities;
+pub mod services;
 pub mod tokens;
 pub mod users;
 

@@ -5,8 +5,13 @@
 #[allow(unused_imports)]
 pub(crate) use super::{Db, Pools, begin_write};
 
+pub mod config_filter;
+pub mod escalation_policies;
+pub mod integrations;
 pub mod jobs;
+pub mod maintenance_windows;
 pub mod meta;
 pub mod priorities;
+pub mod services;
 pub mod tokens;
 pub mod users;
