@@ -8,7 +8,12 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
 pub mod abilities;
+pub mod config_common;
+pub mod escalation_policies;
+pub mod maintenance_windows;
 pub mod priorities;
+pub mod services;
+pub mod vendors;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,7 +40,13 @@ impl utoipa::Modify for SecurityAddon {
 
 /// Every documented route.
 pub fn openapi_router() -> OpenApiRouter<App> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(abilities::routes()).merge(priorities::routes())
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(abilities::routes())
+        .merge(priorities::routes())
+        .merge(escalation_policies::routes())
+        .merge(services::routes())
+        .merge(maintenance_windows::routes())
+        .merge(vendors::routes())
 }
 
 /// The OpenAPI document as served at `/openapi.json`.
