@@ -4,4 +4,7 @@
 
 mod common;
 
+mod escalation_policies;
 mod foundation;
+mod maintenance_windows;
+mod services;
