@@ -33,6 +33,8 @@ pub fn routes() -> OpenApiRouter<App> {
 
 pub const DEFAULT_ACK_TIMEOUT: i64 = 1800;
 pub const DEFAULT_AUTO_RESOLVE: i64 = 14400;
+/// The largest timeout accepted (about 68 years), so timer arithmetic in milliseconds cannot overflow.
+pub const MAX_TIMEOUT_SECONDS: i64 = i32::MAX as i64;
 
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 pub struct ServiceBody {
@@ -400,8 +402,8 @@ fn timeout(
     errors: &mut Vec<String>,
 ) -> Option<i64> {
     match p {
-        Patch::Value(n) if n < 0 => {
-            errors.push(format!("{field} must be a number of seconds, 0 or more"));
+        Patch::Value(n) if !(0..=MAX_TIMEOUT_SECONDS).contains(&n) => {
+            errors.push(format!("{field} must be a number of seconds from 0 to {MAX_TIMEOUT_SECONDS}"));
             None
         }
         Patch::Value(0) | Patch::Null => None,

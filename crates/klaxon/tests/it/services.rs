@@ -411,3 +411,56 @@ async fn vendors_are_a_searchable_catalogue() {
     let (status, _) = server.get("/vendors/PNOPE00").await;
     assert_eq!(status, 404);
 }
+
+/// Inserts an incident straight into the database (incidents are built elsewhere).
+async fn insert_incident(server: &TestServer, service_id: &str, number: i64, status: &str) {
+    use sqlx::Connection;
+    let sql = "INSERT INTO incidents (id, incident_number, title, service_id, status, urgency, assigned_via,
+                   escalation_level, last_status_change_at, last_status_change_by_type, last_status_change_by_id,
+                   created_at, updated_at)
+               VALUES ($1, $2, 'Down', $3, $4, 'high', 'escalation_policy', 1, 0, 'service_reference', $3, 0, 0)";
+    let id = klaxon_store::ids::resource_id();
+    match &server.database_url {
+        Some(url) => {
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query(sql).bind(&id).bind(number).bind(service_id).bind(status).execute(&mut conn).await.unwrap();
+        }
+        None => {
+            let path = server.dir.path().join("klaxon.db");
+            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+            sqlx::query(sql).bind(&id).bind(number).bind(service_id).bind(status).execute(&mut conn).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn rendered_status_is_critical_with_triggered_and_warning_with_acknowledged_incidents() {
+    let server = TestServer::start().await;
+    let ep = create_policy(&server, "EP").await;
+    let critical = create_service(&server, "Critical", &ep).await;
+    let warning = create_service(&server, "Warning", &ep).await;
+    let calm = create_service(&server, "Calm", &ep).await;
+    insert_incident(&server, &critical, 1, "triggered").await;
+    insert_incident(&server, &critical, 2, "acknowledged").await;
+    insert_incident(&server, &warning, 3, "acknowledged").await;
+    insert_incident(&server, &calm, 4, "resolved").await;
+    let (_, body) = server.get("/services").await;
+    let statuses: Vec<(&str, &str)> = body["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(statuses, [("Calm", "active"), ("Critical", "critical"), ("Warning", "warning")]);
+}
+
+#[tokio::test]
+async fn absurd_timeouts_are_refused() {
+    let server = TestServer::start().await;
+    let ep = create_policy(&server, "EP").await;
+    let mut body = service_body("Web", &ep);
+    body["service"]["auto_resolve_timeout"] = json!(9_000_000_000_000_000_000_i64);
+    let (status, resp) = server.post("/services", body).await;
+    assert_eq!(status, 400);
+    assert!(error_text(&resp).contains("service.auto_resolve_timeout"));
+}
