@@ -19,9 +19,13 @@ mod sqlite;
 pub mod testing;
 
 pub mod contact_methods;
+pub mod escalation_policies;
+pub mod integrations;
 pub mod jobs;
+pub mod maintenance_windows;
 pub mod notification_rules;
 pub mod priorities;
+pub mod services;
 pub mod teams;
 pub mod tokens;
 pub mod users;

@@ -8,9 +8,14 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
 pub mod abilities;
+pub mod config_common;
+pub mod escalation_policies;
+pub mod maintenance_windows;
 pub mod priorities;
+pub mod services;
 pub mod teams;
 pub mod users;
+pub mod vendors;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -43,6 +48,10 @@ pub fn openapi_router() -> OpenApiRouter<App> {
         .merge(priorities::routes())
         .merge(users::routes())
         .merge(teams::routes())
+        .merge(escalation_policies::routes())
+        .merge(services::routes())
+        .merge(maintenance_windows::routes())
+        .merge(vendors::routes())
 }
 
 /// The OpenAPI document as served at `/openapi.json`.

@@ -5,12 +5,17 @@
 #[allow(unused_imports)]
 pub(crate) use super::{Db, Pools, begin_write};
 
+pub mod config_filter;
 pub mod contact_methods;
+pub mod escalation_policies;
+pub mod integrations;
 pub mod jobs;
+pub mod maintenance_windows;
 pub mod meta;
 pub mod notification_rules;
 pub mod priorities;
 pub mod seed;
+pub mod services;
 pub mod teams;
 pub mod tokens;
 pub mod users;

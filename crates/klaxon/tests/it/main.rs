@@ -6,6 +6,9 @@ mod binary;
 mod common;
 
 mod cli;
+mod escalation_policies;
 mod foundation;
+mod maintenance_windows;
+mod services;
 mod teams;
 mod users;

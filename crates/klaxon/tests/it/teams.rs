@@ -240,7 +240,6 @@ async fn an_unknown_or_deleted_escalation_policy_is_a_404() {
 }
 
 #[tokio::test]
-#[ignore = "needs the escalation policy API (config branch)"]
 async fn an_escalation_policy_can_be_added_to_and_removed_from_a_team() {
     let server = TestServer::start().await;
     let team = create_team(&server, "Ops").await;

@@ -1,0 +1,847 @@
+//! `/services` and their nested `/services/{id}/integrations`.
+//!
+//! JSON documents (urgency rule, support hours, scheduled actions, grouping and auto-pause parameters)
+//! are validated for shape and stored as text. Explicit `null` on PUT clears a field (Terraform relies on
+//! it). The rendered `status` is derived: disabled, maintenance (a window covers it now), critical
+//! (triggered incidents), warning (acknowledged incidents), else active.
+
+use super::config_common::{check, resolve_teams, sort_descending, team_object, team_ref, to_value, type_is};
+use super::vendors::{vendor_name, vendor_ref};
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Auth, JsonBody, Params, Patch};
+use crate::render::{IdRef, Pagination, Reference, opt_time, time};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use klaxon_core::page::split_page;
+use klaxon_core::role::Action;
+use klaxon_store::integrations::{IntegrationFields, IntegrationRow};
+use klaxon_store::services::{Service, ServiceFields, ServiceFilter};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(list_services, create_service))
+        .routes(routes!(get_service, update_service, delete_service))
+        .routes(routes!(create_integration))
+        .routes(routes!(get_integration, update_integration, delete_integration))
+}
+
+pub const DEFAULT_ACK_TIMEOUT: i64 = 1800;
+pub const DEFAULT_AUTO_RESOLVE: i64 = 14400;
+/// The largest timeout accepted (about 68 years), so timer arithmetic in milliseconds cannot overflow.
+pub const MAX_TIMEOUT_SECONDS: i64 = i32::MAX as i64;
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+pub struct ServiceBody {
+    pub service: Option<ServiceInput>,
+}
+
+/// A service as sent on create and update. Every field is optional on update; `null` clears.
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+pub struct ServiceInput {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub name: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub description: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<IdRef>)]
+    pub escalation_policy: Patch<IdRef>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<IdRef>>)]
+    pub teams: Patch<Vec<IdRef>>,
+    #[serde(default)]
+    #[schema(value_type = Option<i64>)]
+    pub acknowledgement_timeout: Patch<i64>,
+    #[serde(default)]
+    #[schema(value_type = Option<i64>)]
+    pub auto_resolve_timeout: Patch<i64>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub status: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub incident_urgency_rule: Patch<Value>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub support_hours: Patch<Value>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub scheduled_actions: Patch<Value>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub alert_creation: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub alert_grouping_parameters: Patch<Value>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub auto_pause_notifications_parameters: Patch<Value>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ServiceOut {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub summary: String,
+    #[serde(rename = "self")]
+    pub self_url: String,
+    pub html_url: Option<String>,
+    pub name: String,
+    pub description: Option<String>,
+    pub status: &'static str,
+    pub auto_resolve_timeout: Option<i64>,
+    pub acknowledgement_timeout: Option<i64>,
+    /// A reference, or the full policy with `include[]=escalation_policies`.
+    #[schema(value_type = Object)]
+    pub escalation_policy: Value,
+    #[schema(value_type = Vec<Object>)]
+    pub teams: Vec<Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub integrations: Vec<Value>,
+    #[schema(value_type = Object)]
+    pub incident_urgency_rule: Value,
+    #[schema(value_type = Option<Object>)]
+    pub support_hours: Value,
+    #[schema(value_type = Vec<Object>)]
+    pub scheduled_actions: Value,
+    pub alert_creation: String,
+    #[schema(value_type = Object)]
+    pub alert_grouping_parameters: Value,
+    pub alert_grouping: Option<String>,
+    pub alert_grouping_timeout: Option<i64>,
+    #[schema(value_type = Object)]
+    pub auto_pause_notifications_parameters: Value,
+    #[schema(value_type = Option<Object>)]
+    pub response_play: Option<Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub addons: Vec<Value>,
+    pub last_incident_timestamp: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ServiceResponse {
+    pub service: ServiceOut,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ServiceList {
+    pub services: Vec<ServiceOut>,
+    #[serde(flatten)]
+    pub pagination: Pagination,
+}
+
+#[derive(Clone, Copy, Default)]
+pub struct ServiceIncludes {
+    pub escalation_policies: bool,
+    pub teams: bool,
+    pub integrations: bool,
+}
+
+impl ServiceIncludes {
+    fn from(params: &Params) -> ApiResult<Self> {
+        params.check_includes(&[
+            "escalation_policies",
+            "teams",
+            "integrations",
+            "auto_pause_notifications_parameters",
+        ])?;
+        Ok(Self {
+            escalation_policies: params.includes("escalation_policies"),
+            teams: params.includes("teams"),
+            integrations: params.includes("integrations"),
+        })
+    }
+}
+
+fn parse_doc(text: &Option<String>) -> Value {
+    text.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null)
+}
+
+/// Renders a service; `include` expands the policy, teams and integrations into full objects.
+pub async fn render_service(app: &App, s: Service, include: ServiceIncludes) -> ApiResult<ServiceOut> {
+    let status = s.rendered_status();
+    let row = s.row;
+    let escalation_policy = match include.escalation_policies {
+        true => match app.store.escalation_policy(&row.escalation_policy_id, true).await? {
+            Some(p) => to_value(Box::pin(super::escalation_policies::render_policy(app, p, Default::default())).await?),
+            None => Value::Null,
+        },
+        false => {
+            let name = app.store.escalation_policy_name(&row.escalation_policy_id).await?.map(|(_, n)| n);
+            let summary = name.unwrap_or_else(|| row.escalation_policy_id.clone());
+            to_value(app.reference("escalation_policy", "escalation_policies", &row.escalation_policy_id, summary))
+        }
+    };
+    let teams = s
+        .teams
+        .iter()
+        .map(|(id, name)| if include.teams { team_object(app, id, name) } else { to_value(team_ref(app, id, name)) })
+        .collect();
+    let integrations = s
+        .integrations
+        .into_iter()
+        .map(|i| {
+            if include.integrations {
+                to_value(render_integration(app, i, &row.name))
+            } else {
+                to_value(integration_ref(app, &i))
+            }
+        })
+        .collect();
+    let grouping = match parse_doc(&row.alert_grouping_parameters) {
+        Value::Null => json!({"type": null}),
+        v => v,
+    };
+    let auto_pause = match parse_doc(&row.auto_pause_notifications_parameters) {
+        Value::Null => json!({"enabled": false, "timeout": null}),
+        v => v,
+    };
+    let scheduled = match serde_json::from_str::<Value>(&row.scheduled_actions) {
+        Ok(v @ Value::Array(_)) => v,
+        _ => json!([]),
+    };
+    Ok(ServiceOut {
+        self_url: app.self_url("services", &row.id),
+        html_url: Some(app.html_url("services", &row.id)),
+        kind: "service",
+        summary: row.name.clone(),
+        status,
+        auto_resolve_timeout: row.auto_resolve_timeout,
+        acknowledgement_timeout: row.acknowledgement_timeout,
+        escalation_policy,
+        teams,
+        integrations,
+        incident_urgency_rule: parse_doc(&Some(row.incident_urgency_rule.clone())),
+        support_hours: parse_doc(&row.support_hours),
+        scheduled_actions: scheduled,
+        alert_creation: row.alert_creation.clone(),
+        alert_grouping_parameters: grouping,
+        alert_grouping: None,
+        alert_grouping_timeout: None,
+        auto_pause_notifications_parameters: auto_pause,
+        response_play: None,
+        addons: Vec::new(),
+        last_incident_timestamp: opt_time(row.last_incident_timestamp),
+        created_at: time(row.created_at),
+        updated_at: time(row.updated_at),
+        id: row.id,
+        name: row.name,
+        description: row.description,
+    })
+}
+
+// ---- validation of the JSON documents ----
+
+fn urgency_of(v: &Value, field: &str, allowed: &[&str], errors: &mut Vec<String>) {
+    match v.get("type").and_then(Value::as_str) {
+        Some("constant") => match v.get("urgency").and_then(Value::as_str) {
+            Some(u) if allowed.contains(&u) => {}
+            _ => errors.push(format!("{field}.urgency must be one of {}", allowed.join(", "))),
+        },
+        _ => errors.push(format!("{field}.type must be constant")),
+    }
+}
+
+fn validate_urgency_rule(v: &Value, errors: &mut Vec<String>) {
+    let field = "service.incident_urgency_rule";
+    if !v.is_object() {
+        errors.push(format!("{field} must be an object"));
+        return;
+    }
+    match v.get("type").and_then(Value::as_str) {
+        Some("constant") => urgency_of(v, field, &["high", "low", "severity_based"], errors),
+        Some("use_support_hours") => {
+            for part in ["during_support_hours", "outside_support_hours"] {
+                match v.get(part) {
+                    Some(inner) if inner.is_object() => {
+                        urgency_of(inner, &format!("{field}.{part}"), &["high", "low"], errors)
+                    }
+                    _ => errors.push(format!("{field}.{part} is required")),
+                }
+            }
+        }
+        _ => errors.push(format!("{field}.type must be constant or use_support_hours")),
+    }
+}
+
+fn is_clock_time(s: &str) -> bool {
+    let parts: Vec<&str> = s.split(':').collect();
+    let ok = |p: &str, max: u32| p.len() == 2 && p.parse::<u32>().is_ok_and(|n| n <= max);
+    match parts.as_slice() {
+        [h, m, sec] => ok(h, 23) && ok(m, 59) && ok(sec, 59),
+        [h, m] => ok(h, 23) && ok(m, 59),
+        _ => false,
+    }
+}
+
+fn validate_support_hours(v: &Value, errors: &mut Vec<String>) {
+    let field = "service.support_hours";
+    if !v.is_object() {
+        errors.push(format!("{field} must be an object"));
+        return;
+    }
+    if v.get("type").and_then(Value::as_str) != Some("fixed_time_per_day") {
+        errors.push(format!("{field}.type must be fixed_time_per_day"));
+    }
+    match v.get("time_zone").and_then(Value::as_str) {
+        Some(tz) if jiff::tz::TimeZone::get(tz).is_ok() => {}
+        Some(tz) => errors.push(format!("{field}.time_zone {tz} is not a known IANA time zone")),
+        None => errors.push(format!("{field}.time_zone is required")),
+    }
+    match v.get("days_of_week").and_then(Value::as_array) {
+        Some(days) if !days.is_empty() && days.iter().all(|d| d.as_i64().is_some_and(|n| (1..=7).contains(&n))) => {}
+        _ => errors.push(format!("{field}.days_of_week must be a non-empty array of ISO weekdays 1 (Monday) to 7")),
+    }
+    for part in ["start_time", "end_time"] {
+        match v.get(part).and_then(Value::as_str) {
+            Some(t) if is_clock_time(t) => {}
+            _ => errors.push(format!("{field}.{part} must be a time of day HH:MM:SS")),
+        }
+    }
+}
+
+fn validate_scheduled_actions(v: &Value, errors: &mut Vec<String>) {
+    let field = "service.scheduled_actions";
+    let Some(actions) = v.as_array() else {
+        errors.push(format!("{field} must be an array"));
+        return;
+    };
+    for (i, a) in actions.iter().enumerate() {
+        if a.get("type").and_then(Value::as_str) != Some("urgency_change") {
+            errors.push(format!("{field}[{i}].type must be urgency_change"));
+        }
+        let at = a.get("at");
+        if at.and_then(|at| at.get("type")).and_then(Value::as_str) != Some("named_time")
+            || !matches!(
+                at.and_then(|at| at.get("name")).and_then(Value::as_str),
+                Some("support_hours_start" | "support_hours_end")
+            )
+        {
+            errors.push(format!(
+                "{field}[{i}].at must be {{\"type\":\"named_time\",\"name\":\"support_hours_start\"|\"support_hours_end\"}}"
+            ));
+        }
+        if a.get("to_urgency").and_then(Value::as_str) != Some("high") {
+            errors.push(format!("{field}[{i}].to_urgency must be high"));
+        }
+    }
+}
+
+/// Returns the grouping parameters to store (None = no grouping).
+fn validate_grouping(v: &Value, errors: &mut Vec<String>) -> Option<String> {
+    let field = "service.alert_grouping_parameters";
+    if !v.is_object() {
+        errors.push(format!("{field} must be an object"));
+        return None;
+    }
+    match v.get("type") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) if ["time", "intelligent", "content_based"].contains(&t.as_str()) => {
+            if let Some(config) = v.get("config") {
+                if !(config.is_object() || config.is_null()) {
+                    errors.push(format!("{field}.config must be an object"));
+                }
+                if t == "content_based" {
+                    if let Some(agg) = config.get("aggregate") {
+                        if !matches!(agg.as_str(), Some("all" | "any")) {
+                            errors.push(format!("{field}.config.aggregate must be all or any"));
+                        }
+                    }
+                }
+            }
+            Some(v.to_string())
+        }
+        Some(_) => {
+            errors.push(format!("{field}.type must be time, intelligent, content_based or null"));
+            None
+        }
+    }
+}
+
+fn validate_auto_pause(v: &Value, errors: &mut Vec<String>) -> String {
+    let field = "service.auto_pause_notifications_parameters";
+    if !v.is_object() {
+        errors.push(format!("{field} must be an object"));
+        return String::new();
+    }
+    let enabled = match v.get("enabled") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            errors.push(format!("{field}.enabled must be true or false"));
+            false
+        }
+    };
+    let timeout = match v.get("timeout") {
+        None | Some(Value::Null) => Value::Null,
+        Some(t) if t.as_i64().is_some_and(|n| [0, 120, 180, 300, 600, 900].contains(&n)) => t.clone(),
+        Some(_) => {
+            errors.push(format!("{field}.timeout must be one of 0, 120, 180, 300, 600, 900"));
+            Value::Null
+        }
+    };
+    json!({"enabled": enabled, "timeout": timeout}).to_string()
+}
+
+/// A timeout in seconds: null or 0 disables; negative is an error.
+fn timeout(
+    p: Patch<i64>,
+    current: Option<Option<i64>>,
+    default: i64,
+    field: &str,
+    errors: &mut Vec<String>,
+) -> Option<i64> {
+    match p {
+        Patch::Value(n) if !(0..=MAX_TIMEOUT_SECONDS).contains(&n) => {
+            errors.push(format!("{field} must be a number of seconds from 0 to {MAX_TIMEOUT_SECONDS}"));
+            None
+        }
+        Patch::Value(0) | Patch::Null => None,
+        Patch::Value(n) => Some(n),
+        Patch::Absent => current.unwrap_or(Some(default)),
+    }
+}
+
+struct ValidatedService {
+    fields: ServiceFields,
+    teams: Option<Vec<String>>,
+}
+
+async fn validate(app: &App, input: ServiceInput, existing: Option<&Service>) -> ApiResult<ValidatedService> {
+    let mut errors = Vec::new();
+    let cur = existing.map(|s| &s.row);
+    let name = match input.name {
+        Patch::Value(n) if !n.trim().is_empty() => n.trim().to_string(),
+        Patch::Absent if cur.is_some() => cur.map(|c| c.name.clone()).unwrap_or_default(),
+        _ => {
+            errors.push("service.name is required".into());
+            String::new()
+        }
+    };
+    let description = match input.description.sent() {
+        Some(d) => d,
+        None => cur.and_then(|c| c.description.clone()),
+    };
+    let escalation_policy_id = match input.escalation_policy {
+        Patch::Value(r) => {
+            if !type_is(&r.kind, "escalation_policy") {
+                errors.push("service.escalation_policy.type must be escalation_policy_reference".into());
+            } else if app.store.escalation_policy(&r.id, false).await?.is_none() {
+                errors.push(format!("service.escalation_policy.id {} not found", r.id));
+            }
+            r.id
+        }
+        Patch::Absent if cur.is_some() => cur.map(|c| c.escalation_policy_id.clone()).unwrap_or_default(),
+        _ => {
+            errors.push("service.escalation_policy is required".into());
+            String::new()
+        }
+    };
+    let teams = match input.teams {
+        Patch::Value(refs) => Some(resolve_teams(app, &refs, "service.teams", &mut errors).await?),
+        Patch::Null => Some(Vec::new()),
+        Patch::Absent => existing.is_none().then(Vec::new),
+    };
+    let acknowledgement_timeout = timeout(
+        input.acknowledgement_timeout,
+        cur.map(|c| c.acknowledgement_timeout),
+        DEFAULT_ACK_TIMEOUT,
+        "service.acknowledgement_timeout",
+        &mut errors,
+    );
+    let auto_resolve_timeout = timeout(
+        input.auto_resolve_timeout,
+        cur.map(|c| c.auto_resolve_timeout),
+        DEFAULT_AUTO_RESOLVE,
+        "service.auto_resolve_timeout",
+        &mut errors,
+    );
+    let status = match (input.status, cur) {
+        (Patch::Value(s), None) if s == "active" => s,
+        (Patch::Value(_), None) => {
+            errors.push("service.status must be active when creating a service".into());
+            String::new()
+        }
+        (Patch::Value(s), Some(_)) if s == "active" || s == "disabled" => s,
+        (Patch::Value(_), Some(_)) => {
+            errors.push("service.status must be active or disabled".into());
+            String::new()
+        }
+        (Patch::Null | Patch::Absent, Some(c)) => c.status.clone(),
+        (Patch::Null | Patch::Absent, None) => "active".into(),
+    };
+    let default_rule = || json!({"type": "constant", "urgency": "high"}).to_string();
+    let incident_urgency_rule = match input.incident_urgency_rule {
+        Patch::Value(v) => {
+            validate_urgency_rule(&v, &mut errors);
+            v.to_string()
+        }
+        Patch::Null => default_rule(),
+        Patch::Absent => cur.map(|c| c.incident_urgency_rule.clone()).unwrap_or_else(default_rule),
+    };
+    let support_hours = match input.support_hours {
+        Patch::Value(v) => {
+            validate_support_hours(&v, &mut errors);
+            Some(v.to_string())
+        }
+        Patch::Null => None,
+        Patch::Absent => cur.and_then(|c| c.support_hours.clone()),
+    };
+    let scheduled_actions = match input.scheduled_actions {
+        Patch::Value(v) => {
+            validate_scheduled_actions(&v, &mut errors);
+            v.to_string()
+        }
+        Patch::Null => "[]".into(),
+        Patch::Absent => cur.map(|c| c.scheduled_actions.clone()).unwrap_or_else(|| "[]".into()),
+    };
+    let default_creation = || "create_alerts_and_incidents".to_string();
+    let alert_creation = match input.alert_creation {
+        Patch::Value(a) if a == "create_incidents" || a == "create_alerts_and_incidents" => a,
+        Patch::Value(_) => {
+            errors.push("service.alert_creation must be create_incidents or create_alerts_and_incidents".into());
+            String::new()
+        }
+        Patch::Null => default_creation(),
+        Patch::Absent => cur.map(|c| c.alert_creation.clone()).unwrap_or_else(default_creation),
+    };
+    let alert_grouping_parameters = match input.alert_grouping_parameters {
+        Patch::Value(v) => validate_grouping(&v, &mut errors),
+        Patch::Null => None,
+        Patch::Absent => cur.and_then(|c| c.alert_grouping_parameters.clone()),
+    };
+    let default_pause = || json!({"enabled": false, "timeout": null}).to_string();
+    let auto_pause_notifications_parameters = Some(match input.auto_pause_notifications_parameters {
+        Patch::Value(v) => validate_auto_pause(&v, &mut errors),
+        Patch::Null => default_pause(),
+        Patch::Absent => cur.and_then(|c| c.auto_pause_notifications_parameters.clone()).unwrap_or_else(default_pause),
+    });
+    check(errors)?;
+    Ok(ValidatedService {
+        fields: ServiceFields {
+            name,
+            description,
+            escalation_policy_id,
+            status,
+            acknowledgement_timeout,
+            auto_resolve_timeout,
+            incident_urgency_rule,
+            support_hours,
+            scheduled_actions,
+            alert_creation,
+            alert_grouping_parameters,
+            auto_pause_notifications_parameters,
+        },
+        teams,
+    })
+}
+
+async fn load(app: &App, id: &str) -> ApiResult<Service> {
+    app.store.service(id, false, app.now_ms()).await?.ok_or_else(|| ApiError::not_found("Service"))
+}
+
+/// List services.
+#[utoipa::path(get, path = "/services", tag = "Services",
+    params(("query" = Option<String>, Query, description = "Case-insensitive name search"),
+           ("name" = Option<String>, Query, description = "Exact name (case-insensitive)"),
+           ("team_ids[]" = Option<Vec<String>>, Query),
+           ("include[]" = Option<Vec<String>>, Query, description = "escalation_policies, teams, integrations"),
+           ("sort_by" = Option<String>, Query, description = "name, name:asc or name:desc"),
+           ("limit" = Option<u32>, Query), ("offset" = Option<u32>, Query), ("total" = Option<bool>, Query)),
+    responses((status = 200, body = ServiceList), (status = 400, description = "Bad parameter")))]
+pub async fn list_services(State(app): State<App>, _auth: Auth, params: Params) -> ApiResult<Json<ServiceList>> {
+    let page = params.page()?;
+    let include = ServiceIncludes::from(&params)?;
+    let filter = ServiceFilter {
+        query: params.get("query").map(String::from),
+        name: params.get("name").map(String::from),
+        team_ids: params.list("team_ids"),
+        descending: sort_descending(&params)?,
+    };
+    let (rows, total) = app
+        .store
+        .list_services(&filter, page.fetch_limit(), i64::from(page.offset), page.want_total, app.now_ms())
+        .await?;
+    let (rows, more) = split_page(rows, &page);
+    let mut services = Vec::with_capacity(rows.len());
+    for s in rows {
+        services.push(render_service(&app, s, include).await?);
+    }
+    Ok(Json(ServiceList { services, pagination: Pagination::new(&page, more, total) }))
+}
+
+/// Create a service.
+#[utoipa::path(post, path = "/services", tag = "Services", request_body = ServiceBody,
+    responses((status = 201, body = ServiceResponse), (status = 400, description = "Invalid input"),
+              (status = 403, description = "Not allowed to configure")))]
+pub async fn create_service(
+    State(app): State<App>,
+    auth: Auth,
+    JsonBody(body): JsonBody<ServiceBody>,
+) -> ApiResult<(StatusCode, Json<ServiceResponse>)> {
+    auth.require(&Action::Configure)?;
+    let input = body.service.ok_or_else(|| ApiError::field("service", "is required"))?;
+    let v = validate(&app, input, None).await?;
+    let id = app.store.create_service(&v.fields, v.teams.as_deref().unwrap_or(&[]), app.now_ms()).await?;
+    let service = render_service(&app, load(&app, &id).await?, ServiceIncludes::default()).await?;
+    Ok((StatusCode::CREATED, Json(ServiceResponse { service })))
+}
+
+/// Get a service.
+#[utoipa::path(get, path = "/services/{id}", tag = "Services",
+    params(("id" = String, Path),
+           ("include[]" = Option<Vec<String>>, Query, description = "escalation_policies, teams, integrations")),
+    responses((status = 200, body = ServiceResponse), (status = 404, description = "No such service")))]
+pub async fn get_service(
+    State(app): State<App>,
+    _auth: Auth,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<ServiceResponse>> {
+    let include = ServiceIncludes::from(&params)?;
+    let service = render_service(&app, load(&app, &id).await?, include).await?;
+    Ok(Json(ServiceResponse { service }))
+}
+
+/// Update a service. Only sent fields change; `null` clears (timeouts disable, grouping off).
+#[utoipa::path(put, path = "/services/{id}", tag = "Services", request_body = ServiceBody,
+    params(("id" = String, Path)),
+    responses((status = 200, body = ServiceResponse), (status = 400, description = "Invalid input"),
+              (status = 403, description = "Not allowed to configure"), (status = 404, description = "No such service")))]
+pub async fn update_service(
+    State(app): State<App>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<ServiceBody>,
+) -> ApiResult<Json<ServiceResponse>> {
+    auth.require(&Action::Configure)?;
+    let existing = load(&app, &id).await?;
+    let input = body.service.ok_or_else(|| ApiError::field("service", "is required"))?;
+    let v = validate(&app, input, Some(&existing)).await?;
+    app.store.update_service(&id, &v.fields, v.teams.as_deref(), app.now_ms()).await?;
+    let service = render_service(&app, load(&app, &id).await?, ServiceIncludes::default()).await?;
+    Ok(Json(ServiceResponse { service }))
+}
+
+/// Delete a service (and its integrations: their routing keys stop working).
+#[utoipa::path(delete, path = "/services/{id}", tag = "Services", params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 403, description = "Not allowed to configure"),
+              (status = 404, description = "No such service")))]
+pub async fn delete_service(State(app): State<App>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    auth.require(&Action::Configure)?;
+    app.store.delete_service(&id, app.now_ms()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- integrations ----
+
+pub const INTEGRATION_TYPES: &[(&str, &str)] = &[
+    ("events_api_v2_inbound_integration", "Events API v2"),
+    ("generic_events_api_inbound_integration", "Events API v1"),
+];
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+pub struct IntegrationBody {
+    pub integration: Option<IntegrationInput>,
+}
+
+/// An integration as sent. `integration_key` is generated by the server; a sent one is ignored.
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+pub struct IntegrationInput {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub name: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<IdRef>)]
+    pub vendor: Patch<IdRef>,
+    /// Klaxon extension: events per minute for this routing key; null = server default, 0 = unlimited.
+    #[serde(default)]
+    #[schema(value_type = Option<i64>)]
+    pub rate_limit_per_minute: Patch<i64>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct IntegrationOut {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub summary: String,
+    #[serde(rename = "self")]
+    pub self_url: String,
+    pub html_url: Option<String>,
+    pub name: String,
+    pub service: Reference,
+    pub created_at: String,
+    pub vendor: Option<Reference>,
+    pub integration_key: String,
+    pub rate_limit_per_minute: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IntegrationResponse {
+    pub integration: IntegrationOut,
+}
+
+fn integrations_collection(service_id: &str) -> String {
+    format!("services/{service_id}/integrations")
+}
+
+pub fn integration_ref(app: &App, i: &IntegrationRow) -> Reference {
+    let kind = i.kind.clone();
+    app.reference(&kind, &integrations_collection(&i.service_id), &i.id, i.name.clone())
+}
+
+pub fn render_integration(app: &App, i: IntegrationRow, service_name: &str) -> IntegrationOut {
+    let collection = integrations_collection(&i.service_id);
+    IntegrationOut {
+        self_url: app.self_url(&collection, &i.id),
+        html_url: Some(app.html_url(&collection, &i.id)),
+        summary: i.name.clone(),
+        service: app.reference("service", "services", &i.service_id, service_name),
+        created_at: time(i.created_at),
+        vendor: i.vendor_id.as_deref().map(|v| vendor_ref(app, v)),
+        id: i.id,
+        kind: i.kind,
+        name: i.name,
+        integration_key: i.integration_key,
+        rate_limit_per_minute: i.rate_limit_per_minute,
+    }
+}
+
+/// Validates the writable fields, merged onto `current` for updates.
+fn integration_fields(
+    input: IntegrationInput,
+    kind: &str,
+    current: Option<&IntegrationRow>,
+) -> ApiResult<IntegrationFields> {
+    let mut errors = Vec::new();
+    let default_name = INTEGRATION_TYPES.iter().find(|t| t.0 == kind).map(|t| t.1).unwrap_or("Integration");
+    let name = match input.name {
+        Patch::Value(n) if !n.trim().is_empty() => n.trim().to_string(),
+        Patch::Value(_) | Patch::Null => default_name.to_string(),
+        Patch::Absent => current.map(|c| c.name.clone()).unwrap_or_else(|| default_name.to_string()),
+    };
+    let vendor_id = match input.vendor {
+        Patch::Value(r) => {
+            if !type_is(&r.kind, "vendor") {
+                errors.push("integration.vendor.type must be vendor_reference".into());
+            } else if vendor_name(&r.id).is_none() {
+                errors.push(format!("integration.vendor.id {} not found", r.id));
+            }
+            Some(r.id)
+        }
+        Patch::Null => None,
+        Patch::Absent => current.and_then(|c| c.vendor_id.clone()),
+    };
+    let rate_limit_per_minute = match input.rate_limit_per_minute {
+        Patch::Value(n) if n < 0 => {
+            errors.push("integration.rate_limit_per_minute must be 0 (unlimited) or more".into());
+            None
+        }
+        Patch::Value(n) => Some(n),
+        Patch::Null => None,
+        Patch::Absent => current.and_then(|c| c.rate_limit_per_minute),
+    };
+    check(errors)?;
+    Ok(IntegrationFields { name, vendor_id, rate_limit_per_minute })
+}
+
+async fn load_integration(app: &App, service_id: &str, id: &str) -> ApiResult<(Service, IntegrationRow)> {
+    let service = load(app, service_id).await?;
+    let integration = app.store.integration(service_id, id).await?.ok_or_else(|| ApiError::not_found("Integration"))?;
+    Ok((service, integration))
+}
+
+/// Create an integration on a service; the response carries its routing key (`integration_key`).
+#[utoipa::path(post, path = "/services/{id}/integrations", tag = "Services", request_body = IntegrationBody,
+    params(("id" = String, Path)),
+    responses((status = 201, body = IntegrationResponse), (status = 400, description = "Invalid input"),
+              (status = 403, description = "Not allowed to configure"), (status = 404, description = "No such service")))]
+pub async fn create_integration(
+    State(app): State<App>,
+    auth: Auth,
+    Path(service_id): Path<String>,
+    JsonBody(body): JsonBody<IntegrationBody>,
+) -> ApiResult<(StatusCode, Json<IntegrationResponse>)> {
+    auth.require(&Action::Configure)?;
+    let service = load(&app, &service_id).await?;
+    let input = body.integration.ok_or_else(|| ApiError::field("integration", "is required"))?;
+    let kind = match input.kind.as_deref().map(|k| k.strip_suffix("_reference").unwrap_or(k)) {
+        Some(k) if INTEGRATION_TYPES.iter().any(|t| t.0 == k) => k.to_string(),
+        Some(_) => {
+            return Err(ApiError::field(
+                "integration.type",
+                "must be events_api_v2_inbound_integration or generic_events_api_inbound_integration",
+            ));
+        }
+        None => return Err(ApiError::field("integration.type", "is required")),
+    };
+    let fields = integration_fields(input, &kind, None)?;
+    let row = app.store.create_integration(&service_id, &kind, &fields, app.now_ms()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(IntegrationResponse { integration: render_integration(&app, row, &service.row.name) }),
+    ))
+}
+
+/// Get an integration of a service.
+#[utoipa::path(get, path = "/services/{id}/integrations/{integration_id}", tag = "Services",
+    params(("id" = String, Path), ("integration_id" = String, Path)),
+    responses((status = 200, body = IntegrationResponse), (status = 404, description = "No such service or integration")))]
+pub async fn get_integration(
+    State(app): State<App>,
+    _auth: Auth,
+    Path((service_id, id)): Path<(String, String)>,
+) -> ApiResult<Json<IntegrationResponse>> {
+    let (service, row) = load_integration(&app, &service_id, &id).await?;
+    Ok(Json(IntegrationResponse { integration: render_integration(&app, row, &service.row.name) }))
+}
+
+/// Update an integration's name, vendor or rate limit. Its type and routing key do not change.
+#[utoipa::path(put, path = "/services/{id}/integrations/{integration_id}", tag = "Services",
+    request_body = IntegrationBody, params(("id" = String, Path), ("integration_id" = String, Path)),
+    responses((status = 200, body = IntegrationResponse), (status = 400, description = "Invalid input"),
+              (status = 403, description = "Not allowed to configure"),
+              (status = 404, description = "No such service or integration")))]
+pub async fn update_integration(
+    State(app): State<App>,
+    auth: Auth,
+    Path((service_id, id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<IntegrationBody>,
+) -> ApiResult<Json<IntegrationResponse>> {
+    auth.require(&Action::Configure)?;
+    let (service, current) = load_integration(&app, &service_id, &id).await?;
+    let input = body.integration.ok_or_else(|| ApiError::field("integration", "is required"))?;
+    let kind = current.kind.clone();
+    let fields = integration_fields(input, &kind, Some(&current))?;
+    let row = app.store.update_integration(&service_id, &id, &fields).await?;
+    Ok(Json(IntegrationResponse { integration: render_integration(&app, row, &service.row.name) }))
+}
+
+/// Delete an integration: its routing key stops working.
+#[utoipa::path(delete, path = "/services/{id}/integrations/{integration_id}", tag = "Services",
+    params(("id" = String, Path), ("integration_id" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 403, description = "Not allowed to configure"),
+              (status = 404, description = "No such service or integration")))]
+pub async fn delete_integration(
+    State(app): State<App>,
+    auth: Auth,
+    Path((service_id, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    auth.require(&Action::Configure)?;
+    load_integration(&app, &service_id, &id).await?;
+    app.store.delete_integration(&service_id, &id, app.now_ms()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
