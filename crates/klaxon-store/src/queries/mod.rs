@@ -9,6 +9,7 @@ pub mod config_filter;
 pub mod contact_methods;
 pub mod escalation_policies;
 pub mod integrations;
+pub mod incidents;
 pub mod jobs;
 pub mod maintenance_windows;
 pub mod meta;
