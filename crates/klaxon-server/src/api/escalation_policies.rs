@@ -166,11 +166,11 @@ pub async fn render_policy(app: &App, p: EscalationPolicy, include: PolicyInclud
     }
     let mut services = Vec::with_capacity(p.services.len());
     for (id, name) in &p.services {
-        if include.services {
-            if let Some(s) = app.store.service(id, true, app.now_ms()).await? {
-                services.push(to_value(super::services::render_service(app, s, Default::default()).await?));
-                continue;
-            }
+        if include.services
+            && let Some(s) = app.store.service(id, true, app.now_ms()).await?
+        {
+            services.push(to_value(super::services::render_service(app, s, Default::default()).await?));
+            continue;
         }
         services.push(to_value(app.reference("service", "services", id, name.clone())));
     }

@@ -351,12 +351,11 @@ fn validate_grouping(v: &Value, errors: &mut Vec<String>) -> Option<String> {
                 if !(config.is_object() || config.is_null()) {
                     errors.push(format!("{field}.config must be an object"));
                 }
-                if t == "content_based" {
-                    if let Some(agg) = config.get("aggregate") {
-                        if !matches!(agg.as_str(), Some("all" | "any")) {
-                            errors.push(format!("{field}.config.aggregate must be all or any"));
-                        }
-                    }
+                if t == "content_based"
+                    && let Some(agg) = config.get("aggregate")
+                    && !matches!(agg.as_str(), Some("all" | "any"))
+                {
+                    errors.push(format!("{field}.config.aggregate must be all or any"));
                 }
             }
             Some(v.to_string())
