@@ -490,3 +490,16 @@ async fn a_vendor_integration_as_terraform_sends_it_takes_the_vendors_type_and_n
     assert_eq!(status, 400, "no vendor to decide the type");
     assert!(error_text(&body).contains("integration.type"));
 }
+
+#[tokio::test]
+async fn query_treats_like_wildcards_literally() {
+    let server = TestServer::start().await;
+    let ep = create_policy(&server, "EP").await;
+    create_service(&server, "api_gateway", &ep).await;
+    create_service(&server, "apixgateway", &ep).await;
+    let (_, body) = server.get("/services?query=i_g").await;
+    let names: Vec<&str> = body["services"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["api_gateway"]);
+    let (_, body) = server.get("/services?query=%25").await;
+    assert_eq!(body["services"], json!([]));
+}
