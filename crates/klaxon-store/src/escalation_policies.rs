@@ -63,6 +63,8 @@ pub struct PolicyFields {
 /// A rule to write. Targets are `(target_type, target_id)` with type `user` or `schedule`.
 #[derive(Clone, Debug)]
 pub struct NewRule {
+    /// Keep this id (a rule of the same policy being rewritten); `None` makes a new one.
+    pub id: Option<String>,
     pub escalation_delay_in_minutes: i32,
     pub assignment_strategy: String,
     pub targets: Vec<(String, String)>,

@@ -59,6 +59,8 @@ pub struct PolicyInput {
 
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 pub struct RuleInput {
+    /// On update, the id of an existing rule of this policy keeps that id.
+    pub id: Option<String>,
     pub escalation_delay_in_minutes: Option<i64>,
     pub targets: Option<Vec<TargetInput>>,
     /// `{"type": "round_robin" | "assign_to_everyone"}` or the plain string.
@@ -166,11 +168,11 @@ pub async fn render_policy(app: &App, p: EscalationPolicy, include: PolicyInclud
     }
     let mut services = Vec::with_capacity(p.services.len());
     for (id, name) in &p.services {
-        if include.services {
-            if let Some(s) = app.store.service(id, true, app.now_ms()).await? {
-                services.push(to_value(super::services::render_service(app, s, Default::default()).await?));
-                continue;
-            }
+        if include.services
+            && let Some(s) = app.store.service(id, true, app.now_ms()).await?
+        {
+            services.push(to_value(super::services::render_service(app, s, Default::default()).await?));
+            continue;
         }
         services.push(to_value(app.reference("service", "services", id, name.clone())));
     }
@@ -214,7 +216,12 @@ fn strategy_of(value: &Option<Value>, field: &str) -> Result<String, String> {
 }
 
 /// Validates the rules; every problem is pushed onto `errors`.
-async fn validate_rules(app: &App, rules: &[RuleInput], errors: &mut Vec<String>) -> ApiResult<Vec<NewRule>> {
+async fn validate_rules(
+    app: &App,
+    rules: &[RuleInput],
+    existing_rule_ids: &[String],
+    errors: &mut Vec<String>,
+) -> ApiResult<Vec<NewRule>> {
     let mut out = Vec::with_capacity(rules.len());
     if rules.is_empty() {
         errors.push("escalation_policy.escalation_rules must have at least one rule".into());
@@ -273,7 +280,12 @@ async fn validate_rules(app: &App, rules: &[RuleInput], errors: &mut Vec<String>
                 }
             }
         }
-        out.push(NewRule { escalation_delay_in_minutes: delay, assignment_strategy: strategy, targets });
+        // Keep a sent rule id only when it is one of this policy's rules (and not used twice).
+        let id = rule
+            .id
+            .clone()
+            .filter(|id| existing_rule_ids.contains(id) && !out.iter().any(|r: &NewRule| r.id.as_ref() == Some(id)));
+        out.push(NewRule { id, escalation_delay_in_minutes: delay, assignment_strategy: strategy, targets });
     }
     Ok(out)
 }
@@ -320,7 +332,11 @@ async fn validate(app: &App, input: PolicyInput, existing: Option<&EscalationPol
         }
     };
     let rules = match input.escalation_rules {
-        Patch::Value(rules) => Some(validate_rules(app, &rules, &mut errors).await?),
+        Patch::Value(rules) => {
+            let existing_ids: Vec<String> =
+                existing.map(|p| p.rules.iter().map(|r| r.row.id.clone()).collect()).unwrap_or_default();
+            Some(validate_rules(app, &rules, &existing_ids, &mut errors).await?)
+        }
         Patch::Absent if existing.is_some() => None,
         _ => {
             errors.push("escalation_policy.escalation_rules is required".into());

@@ -104,11 +104,11 @@ async fn render(app: &App, w: MaintenanceWindow, include: WindowIncludes) -> Api
     let row = w.row;
     let mut services = Vec::with_capacity(w.services.len());
     for (id, name) in &w.services {
-        if include.services {
-            if let Some(s) = app.store.service(id, true, app.now_ms()).await? {
-                services.push(to_value(super::services::render_service(app, s, Default::default()).await?));
-                continue;
-            }
+        if include.services
+            && let Some(s) = app.store.service(id, true, app.now_ms()).await?
+        {
+            services.push(to_value(super::services::render_service(app, s, Default::default()).await?));
+            continue;
         }
         services.push(to_value(app.reference("service", "services", id, name.clone())));
     }
@@ -177,10 +177,10 @@ async fn validate(app: &App, input: WindowInput, existing: Option<&MaintenanceWi
             None
         }
     };
-    if let (Some(s), Some(e)) = (start, end) {
-        if e <= s {
-            errors.push("maintenance_window.end_time must be after start_time".into());
-        }
+    if let (Some(s), Some(e)) = (start, end)
+        && e <= s
+    {
+        errors.push("maintenance_window.end_time must be after start_time".into());
     }
     let description = match input.description.sent() {
         Some(d) => d,

@@ -6,7 +6,7 @@
 //! (triggered incidents), warning (acknowledged incidents), else active.
 
 use super::config_common::{check, resolve_teams, sort_descending, team_object, team_ref, to_value, type_is};
-use super::vendors::{vendor_name, vendor_ref};
+use super::vendors::{vendor_generic_type, vendor_name, vendor_ref};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Auth, JsonBody, Params, Patch};
@@ -351,12 +351,11 @@ fn validate_grouping(v: &Value, errors: &mut Vec<String>) -> Option<String> {
                 if !(config.is_object() || config.is_null()) {
                     errors.push(format!("{field}.config must be an object"));
                 }
-                if t == "content_based" {
-                    if let Some(agg) = config.get("aggregate") {
-                        if !matches!(agg.as_str(), Some("all" | "any")) {
-                            errors.push(format!("{field}.config.aggregate must be all or any"));
-                        }
-                    }
+                if t == "content_based"
+                    && let Some(agg) = config.get("aggregate")
+                    && !matches!(agg.as_str(), Some("all" | "any"))
+                {
+                    errors.push(format!("{field}.config.aggregate must be all or any"));
                 }
             }
             Some(v.to_string())
@@ -777,9 +776,20 @@ pub async fn create_integration(
 ) -> ApiResult<(StatusCode, Json<IntegrationResponse>)> {
     auth.require(&Action::Configure)?;
     let service = load(&app, &service_id).await?;
-    let input = body.integration.ok_or_else(|| ApiError::field("integration", "is required"))?;
+    let mut input = body.integration.ok_or_else(|| ApiError::field("integration", "is required"))?;
+    // Terraform sends `type: "service_integration"` with a vendor: the vendor decides the type.
+    let vendor_type = input.vendor.as_value().and_then(|v| vendor_generic_type(&v.id));
     let kind = match input.kind.as_deref().map(|k| k.strip_suffix("_reference").unwrap_or(k)) {
         Some(k) if INTEGRATION_TYPES.iter().any(|t| t.0 == k) => k.to_string(),
+        None | Some("service_integration" | "inbound_integration") if vendor_type.is_some() => {
+            // Named after the vendor unless the client chose a name.
+            if input.name.as_value().is_none_or(|n| n.trim().is_empty())
+                && let Some(name) = input.vendor.as_value().and_then(|v| vendor_name(&v.id))
+            {
+                input.name = Patch::Value(name.to_string());
+            }
+            vendor_type.unwrap_or_default().to_string()
+        }
         Some(_) => {
             return Err(ApiError::field(
                 "integration.type",

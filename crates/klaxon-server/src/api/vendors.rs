@@ -108,6 +108,11 @@ pub fn vendor_name(id: &str) -> Option<&'static str> {
     VENDORS.iter().find(|v| v.0 == id).map(|v| v.1)
 }
 
+/// The integration type a vendor's integrations get when the client sends no specific type.
+pub fn vendor_generic_type(id: &str) -> Option<&'static str> {
+    VENDORS.iter().find(|v| v.0 == id).map(|v| v.4)
+}
+
 pub fn vendor_ref(app: &App, id: &str) -> Reference {
     app.reference("vendor", "vendors", id, vendor_name(id).unwrap_or(id))
 }

@@ -88,7 +88,7 @@ pub async fn update(
 
 async fn write_rules(tx: &mut Tx<'_>, policy_id: &str, rules: &[NewRule]) -> Result<()> {
     for (position, rule) in rules.iter().enumerate() {
-        let rule_id = ids::resource_id();
+        let rule_id = rule.id.clone().unwrap_or_else(ids::resource_id);
         sqlx::query(
             "INSERT INTO escalation_rules (id, escalation_policy_id, position, escalation_delay_in_minutes,
                                            assignment_strategy)

@@ -331,3 +331,62 @@ async fn malformed_policy_bodies_are_400s_naming_the_problem() {
     assert_eq!(status, 400);
     assert!(error_text(&body).contains("escalation_policy is required"));
 }
+
+#[tokio::test]
+async fn rules_sent_back_with_their_ids_keep_them() {
+    let server = TestServer::start().await;
+    let id = create_policy(&server, "Primary").await;
+    let (_, body) = server.get(&format!("/escalation_policies/{id}")).await;
+    let rule_id = body["escalation_policy"]["escalation_rules"][0]["id"].as_str().unwrap().to_string();
+    let (status, body) = server
+        .put(
+            &format!("/escalation_policies/{id}"),
+            json!({"escalation_policy": {"escalation_rules": [
+                {"id": rule_id, "escalation_delay_in_minutes": 45,
+                 "targets": [{"id": server.owner_id, "type": "user_reference"}]},
+                {"id": "PFOREIGN", "escalation_delay_in_minutes": 5,
+                 "targets": [{"id": server.owner_id, "type": "user_reference"}]}]}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let rules = body["escalation_policy"]["escalation_rules"].as_array().unwrap();
+    assert_eq!(rules[0]["id"], rule_id.as_str());
+    assert_eq!(rules[0]["escalation_delay_in_minutes"], 45);
+    assert_ne!(rules[1]["id"], "PFOREIGN", "ids of other policies' rules are not taken");
+}
+
+#[tokio::test]
+async fn creating_a_policy_does_not_need_a_from_header() {
+    let server = TestServer::start().await;
+    let (status, body) = send(
+        server
+            .with_key(&server.key, Method::POST, "/escalation_policies")
+            .json(&policy_body("No From", &server.owner_id)),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_configuration_endpoints() {
+    let server = TestServer::start().await;
+    let (status, doc) = send(server.anon(Method::GET, "/openapi.json")).await;
+    assert_eq!(status, 200);
+    let paths = &doc["paths"];
+    for (path, methods) in [
+        ("/escalation_policies", &["get", "post"][..]),
+        ("/escalation_policies/{id}", &["get", "put", "delete"][..]),
+        ("/services", &["get", "post"][..]),
+        ("/services/{id}", &["get", "put", "delete"][..]),
+        ("/services/{id}/integrations", &["post"][..]),
+        ("/services/{id}/integrations/{integration_id}", &["get", "put", "delete"][..]),
+        ("/maintenance_windows", &["get", "post"][..]),
+        ("/maintenance_windows/{id}", &["get", "put", "delete"][..]),
+        ("/vendors", &["get"][..]),
+        ("/vendors/{id}", &["get"][..]),
+    ] {
+        for method in methods {
+            assert!(paths[path][method].is_object(), "{method} {path} is documented");
+        }
+    }
+}

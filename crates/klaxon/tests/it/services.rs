@@ -464,3 +464,42 @@ async fn absurd_timeouts_are_refused() {
     assert_eq!(status, 400);
     assert!(error_text(&resp).contains("service.auto_resolve_timeout"));
 }
+
+#[tokio::test]
+async fn a_vendor_integration_as_terraform_sends_it_takes_the_vendors_type_and_name() {
+    let server = TestServer::start().await;
+    let ep = create_policy(&server, "EP").await;
+    let sid = create_service(&server, "Web", &ep).await;
+    let (_, vendors) = server.get("/vendors?query=cloudwatch").await;
+    let vendor = vendors["vendors"][0]["id"].as_str().unwrap().to_string();
+    let (status, body) = server
+        .post(
+            &format!("/services/{sid}/integrations"),
+            json!({"integration": {"name": "", "type": "service_integration",
+                                   "service": {"id": sid, "type": "service"},
+                                   "vendor": {"id": vendor, "type": "vendor"}}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["integration"]["type"], "generic_events_api_inbound_integration");
+    assert_eq!(body["integration"]["name"], "Amazon CloudWatch");
+    assert_eq!(body["integration"]["vendor"]["id"], vendor.as_str());
+    let (status, body) = server
+        .post(&format!("/services/{sid}/integrations"), json!({"integration": {"type": "service_integration"}}))
+        .await;
+    assert_eq!(status, 400, "no vendor to decide the type");
+    assert!(error_text(&body).contains("integration.type"));
+}
+
+#[tokio::test]
+async fn query_treats_like_wildcards_literally() {
+    let server = TestServer::start().await;
+    let ep = create_policy(&server, "EP").await;
+    create_service(&server, "api_gateway", &ep).await;
+    create_service(&server, "apixgateway", &ep).await;
+    let (_, body) = server.get("/services?query=i_g").await;
+    let names: Vec<&str> = body["services"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["api_gateway"]);
+    let (_, body) = server.get("/services?query=%25").await;
+    assert_eq!(body["services"], json!([]));
+}
