@@ -8,6 +8,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
 pub mod abilities;
+pub mod incidents;
 pub mod config_common;
 pub mod escalation_policies;
 pub mod maintenance_windows;
@@ -45,6 +46,7 @@ pub fn openapi_router() -> OpenApiRouter<App> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::health::routes())
         .merge(abilities::routes())
+        .merge(incidents::routes())
         .merge(priorities::routes())
         .merge(users::routes())
         .merge(teams::routes())
