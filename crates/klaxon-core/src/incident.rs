@@ -56,7 +56,9 @@ pub enum StatusChange {
     Unacknowledge,
     Resolve,
     /// A resolved incident opens again, as `to`.
-    Reopen { to: Status },
+    Reopen {
+        to: Status,
+    },
 }
 
 /// PagerDuty's incident errors, with their codes.

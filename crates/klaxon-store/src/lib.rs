@@ -20,8 +20,8 @@ pub mod testing;
 
 pub mod contact_methods;
 pub mod escalation_policies;
-pub mod integrations;
 pub mod incidents;
+pub mod integrations;
 pub mod jobs;
 pub mod maintenance_windows;
 pub mod notification_rules;

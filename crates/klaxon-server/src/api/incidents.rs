@@ -258,9 +258,10 @@ async fn render_one(
         last_status_change_by: names
             .agent(Some(&row.last_status_change_by_type), Some(&row.last_status_change_by_id))
             .await,
-        first_trigger_log_entry: row.first_trigger_log_entry_id.as_ref().map(|id| {
-            app.reference("trigger_log_entry", "log_entries", id, "Triggered")
-        }),
+        first_trigger_log_entry: row
+            .first_trigger_log_entry_id
+            .as_ref()
+            .map(|id| app.reference("trigger_log_entry", "log_entries", id, "Triggered")),
         urgency: row.urgency,
         priority,
         resolved_at: opt_time(row.resolved_at),
@@ -301,9 +302,14 @@ const SIX_MONTHS_MS: i64 = 183 * 24 * 3600 * 1000;
 fn parse_time_param(params: &Params, name: &str) -> ApiResult<Option<i64>> {
     match params.get(name) {
         None => Ok(None),
-        Some(raw) => klaxon_core::time::parse_timestamp(raw)
-            .map(|t| Some(t.as_millisecond()))
-            .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, 2004, "Invalid since/until", vec![format!("{name} is not an ISO 8601 date-time")])),
+        Some(raw) => klaxon_core::time::parse_timestamp(raw).map(|t| Some(t.as_millisecond())).map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                2004,
+                "Invalid since/until",
+                vec![format!("{name} is not an ISO 8601 date-time")],
+            )
+        }),
     }
 }
 
@@ -311,7 +317,10 @@ fn check_values(params: &Params, name: &str, allowed: &[&str]) -> ApiResult<Vec<
     let values = params.list(name);
     for v in &values {
         if !allowed.contains(&v.as_str()) {
-            return Err(ApiError::field(&format!("{name}[]"), &format!("has an invalid value '{v}' (allowed: {})", allowed.join(", "))));
+            return Err(ApiError::field(
+                &format!("{name}[]"),
+                &format!("has an invalid value '{v}' (allowed: {})", allowed.join(", ")),
+            ));
         }
     }
     Ok(values)
@@ -328,8 +337,17 @@ fn check_values(params: &Params, name: &str, allowed: &[&str]) -> ApiResult<Vec<
     responses((status = 200, body = IncidentList), (status = 400, description = "Invalid filter")))]
 pub async fn list_incidents(State(app): State<App>, _auth: Auth, params: Params) -> ApiResult<Json<IncidentList>> {
     params.check_includes(&[
-        "acknowledgers", "agents", "assignees", "conference_bridge", "escalation_policies", "first_trigger_log_entries",
-        "priorities", "services", "teams", "users", "body",
+        "acknowledgers",
+        "agents",
+        "assignees",
+        "conference_bridge",
+        "escalation_policies",
+        "first_trigger_log_entries",
+        "priorities",
+        "services",
+        "teams",
+        "users",
+        "body",
     ])?;
     let page = params.page()?;
     let mut filter = IncidentFilter {
@@ -355,10 +373,20 @@ pub async fn list_incidents(State(app): State<App>, _auth: Auth, params: Params)
             (Some(s), Some(u)) => (s, u),
         };
         if until < since {
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, 2005, "Invalid Query Date Range", vec!["until must not be before since".into()]));
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                2005,
+                "Invalid Query Date Range",
+                vec!["until must not be before since".into()],
+            ));
         }
         if until - since > SIX_MONTHS_MS {
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, 2005, "Invalid Query Date Range", vec!["since and until may be at most 6 months apart".into()]));
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                2005,
+                "Invalid Query Date Range",
+                vec!["since and until may be at most 6 months apart".into()],
+            ));
         }
         filter.since = Some(since);
         filter.until = Some(until);
@@ -371,7 +399,12 @@ pub async fn list_incidents(State(app): State<App>, _auth: Auth, params: Params)
             "created_at" => "created_at",
             "resolved_at" => "resolved_at",
             "urgency" => "urgency",
-            _ => return Err(ApiError::field("sort_by", "must be incident_number, created_at, resolved_at or urgency, optionally with :asc or :desc")),
+            _ => {
+                return Err(ApiError::field(
+                    "sort_by",
+                    "must be incident_number, created_at, resolved_at or urgency, optionally with :asc or :desc",
+                ));
+            }
         };
         let desc = match dir {
             "asc" => false,
@@ -404,7 +437,12 @@ async fn envelope(app: &App, row: IncidentRow, params: &Params) -> ApiResult<Jso
 #[utoipa::path(get, path = "/incidents/{id}", tag = "Incidents",
     params(("id" = String, Path, description = "Incident id or number")),
     responses((status = 200, body = IncidentEnvelope), (status = 404, description = "No such incident")))]
-pub async fn get_incident(State(app): State<App>, _auth: Auth, Path(id): Path<String>, params: Params) -> ApiResult<Json<IncidentEnvelope>> {
+pub async fn get_incident(
+    State(app): State<App>,
+    _auth: Auth,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<IncidentEnvelope>> {
     let row = load(&app, &id).await?;
     envelope(&app, row, &params).await
 }
@@ -478,8 +516,12 @@ async fn live_users(app: &App, field: &str, refs: &[AssignmentInput]) -> ApiResu
         match app.store.user(&a.assignee.id).await? {
             Some(u) => users.push(u.id),
             None => {
-                return Err(ApiError::new(StatusCode::BAD_REQUEST, 1007, "Assigned To User Not Found",
-                    vec![format!("{field}[{i}].assignee.id {} not found", a.assignee.id)]));
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    1007,
+                    "Assigned To User Not Found",
+                    vec![format!("{field}[{i}].assignee.id {} not found", a.assignee.id)],
+                ));
             }
         }
     }
@@ -523,11 +565,19 @@ pub async fn create_incident(
         None => None,
     };
     let (assignees, policy, via) = match (&input.assignments, &input.escalation_policy) {
-        (Some(a), _) if !a.is_empty() => (live_users(&app, "incident.assignments", a).await?, Some(service.row.escalation_policy_id.clone()), "direct_assignment"),
+        (Some(a), _) if !a.is_empty() => (
+            live_users(&app, "incident.assignments", a).await?,
+            Some(service.row.escalation_policy_id.clone()),
+            "direct_assignment",
+        ),
         (_, Some(ep)) => {
             if app.store.escalation_policy_name(&ep.id).await?.is_none() {
-                return Err(ApiError::new(StatusCode::BAD_REQUEST, 1014, "Escalation Policy Not Found",
-                    vec![format!("incident.escalation_policy.id {} not found", ep.id)]));
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    1014,
+                    "Escalation Policy Not Found",
+                    vec![format!("incident.escalation_policy.id {} not found", ep.id)],
+                ));
             }
             let users = app.store.policy_level_users(&ep.id, 1).await?.unwrap_or_default();
             (users, Some(ep.id.clone()), "escalation_policy")
@@ -630,20 +680,33 @@ async fn plan(app: &App, field: &str, row: &IncidentRow, input: IncidentChangeIn
     }
     if let Some(ep) = &input.escalation_policy {
         if app.store.escalation_policy_name(&ep.id).await?.is_none() {
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, 1014, "Escalation Policy Not Found",
-                vec![format!("{field}.escalation_policy.id {} not found", ep.id)]));
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                1014,
+                "Escalation Policy Not Found",
+                vec![format!("{field}.escalation_policy.id {} not found", ep.id)],
+            ));
         }
         let users = app.store.policy_level_users(&ep.id, 1).await?.unwrap_or_default();
         update.delegate_to = Some((ep.id.clone(), users));
     }
     if let Some(level) = input.escalation_level {
         let policy = row.escalation_policy_id.clone().ok_or_else(|| {
-            ApiError::new(StatusCode::BAD_REQUEST, 1006, "Cannot Escalate", vec![format!("{field} has no escalation policy")])
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                1006,
+                "Cannot Escalate",
+                vec![format!("{field} has no escalation policy")],
+            )
         })?;
         let users = if level >= 1 { app.store.policy_level_users(&policy, level).await? } else { None };
         let users = users.ok_or_else(|| {
-            ApiError::new(StatusCode::BAD_REQUEST, 1006, "Cannot Escalate",
-                vec![format!("{field}.escalation_level {level} is not a level of the incident's escalation policy")])
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                1006,
+                "Cannot Escalate",
+                vec![format!("{field}.escalation_level {level} is not a level of the incident's escalation policy")],
+            )
         })?;
         update.escalate_to = Some((level, users));
     }
@@ -691,7 +754,11 @@ pub async fn update_incidents(
     for (i, input) in body.incidents.into_iter().enumerate() {
         let field = format!("incidents[{i}]");
         let id = input.id.clone().ok_or_else(|| ApiError::field(&format!("{field}.id"), "is required"))?;
-        let row = app.store.incident(&id).await?.ok_or_else(|| ApiError::field(&format!("{field}.id"), &format!("{id} not found")))?;
+        let row = app
+            .store
+            .incident(&id)
+            .await?
+            .ok_or_else(|| ApiError::field(&format!("{field}.id"), &format!("{id} not found")))?;
         ids.push(row.id.clone());
         updates.push(plan(&app, &field, &row, input).await?);
     }
@@ -874,7 +941,11 @@ pub async fn update_note(
 /// Delete a note.
 #[utoipa::path(delete, path = "/incidents/{id}/notes/{note_id}", tag = "Incidents",
     params(("id" = String, Path), ("note_id" = String, Path)), responses((status = 204, description = "Deleted")))]
-pub async fn delete_note(State(app): State<App>, auth: Auth, Path((id, note_id)): Path<(String, String)>) -> ApiResult<StatusCode> {
+pub async fn delete_note(
+    State(app): State<App>,
+    auth: Auth,
+    Path((id, note_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     auth.require(&Action::RespondToIncidents)?;
     let row = load(&app, &id).await?;
     app.store.delete_note(&row.id, &note_id).await?;
@@ -960,7 +1031,8 @@ async fn log_list(app: &App, params: &Params, mut filter: LogEntryFilter) -> Api
     filter.since = parse_time_param(params, "since")?;
     filter.until = parse_time_param(params, "until")?;
     filter.overview = params.bool("is_overview")?.unwrap_or(false);
-    let (rows, total) = app.store.list_log_entries(&filter, page.fetch_limit(), i64::from(page.offset), page.want_total).await?;
+    let (rows, total) =
+        app.store.list_log_entries(&filter, page.fetch_limit(), i64::from(page.offset), page.want_total).await?;
     let (rows, more) = split_page(rows, &page);
     let mut names = Names::new(app);
     let mut log_entries = Vec::new();
@@ -975,7 +1047,12 @@ async fn log_list(app: &App, params: &Params, mut filter: LogEntryFilter) -> Api
     params(("id" = String, Path), ("since" = Option<String>, Query), ("until" = Option<String>, Query),
            ("is_overview" = Option<bool>, Query), ("limit" = Option<u32>, Query), ("offset" = Option<u32>, Query)),
     responses((status = 200, body = LogEntryList)))]
-pub async fn incident_log_entries(State(app): State<App>, _auth: Auth, Path(id): Path<String>, params: Params) -> ApiResult<Json<LogEntryList>> {
+pub async fn incident_log_entries(
+    State(app): State<App>,
+    _auth: Auth,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<LogEntryList>> {
     let row = load(&app, &id).await?;
     log_list(&app, &params, LogEntryFilter { incident_id: Some(row.id), ..Default::default() }).await
 }
@@ -997,7 +1074,11 @@ pub struct LogEntryEnvelope {
 /// One log entry.
 #[utoipa::path(get, path = "/log_entries/{id}", tag = "Log Entries", params(("id" = String, Path)),
     responses((status = 200, body = LogEntryEnvelope), (status = 404, description = "No such log entry")))]
-pub async fn get_log_entry(State(app): State<App>, _auth: Auth, Path(id): Path<String>) -> ApiResult<Json<LogEntryEnvelope>> {
+pub async fn get_log_entry(
+    State(app): State<App>,
+    _auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<LogEntryEnvelope>> {
     let row = app.store.log_entry(&id).await?.ok_or_else(|| ApiError::not_found("Log entry"))?;
     let mut names = Names::new(&app);
     Ok(Json(LogEntryEnvelope { log_entry: render_log(&app, &mut names, row).await }))
@@ -1075,7 +1156,12 @@ pub struct AlertList {
     params(("id" = String, Path), ("statuses[]" = Option<Vec<String>>, Query), ("alert_key" = Option<String>, Query),
            ("limit" = Option<u32>, Query), ("offset" = Option<u32>, Query), ("total" = Option<bool>, Query)),
     responses((status = 200, body = AlertList)))]
-pub async fn list_alerts(State(app): State<App>, _auth: Auth, Path(id): Path<String>, params: Params) -> ApiResult<Json<AlertList>> {
+pub async fn list_alerts(
+    State(app): State<App>,
+    _auth: Auth,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<AlertList>> {
     let row = load(&app, &id).await?;
     let page = params.page()?;
     let statuses = check_values(&params, "statuses", &["triggered", "resolved"])?;
@@ -1100,7 +1186,11 @@ pub struct AlertEnvelope {
 /// One alert of an incident.
 #[utoipa::path(get, path = "/incidents/{id}/alerts/{alert_id}", tag = "Incidents",
     params(("id" = String, Path), ("alert_id" = String, Path)), responses((status = 200, body = AlertEnvelope)))]
-pub async fn get_alert(State(app): State<App>, _auth: Auth, Path((id, alert_id)): Path<(String, String)>) -> ApiResult<Json<AlertEnvelope>> {
+pub async fn get_alert(
+    State(app): State<App>,
+    _auth: Auth,
+    Path((id, alert_id)): Path<(String, String)>,
+) -> ApiResult<Json<AlertEnvelope>> {
     let row = load(&app, &id).await?;
     let alert = app.store.alert(&row.id, &alert_id).await?.ok_or_else(|| ApiError::not_found("Alert"))?;
     let mut names = Names::new(&app);
@@ -1177,7 +1267,10 @@ pub async fn update_alerts(
         check_alert_change(&field, c)?;
         let alert_id = c.id.clone().ok_or_else(|| ApiError::field(&format!("{field}.id"), "is required"))?;
         if app.store.alert(&row.id, &alert_id).await?.is_none() {
-            return Err(ApiError::field(&format!("{field}.id"), &format!("{alert_id} is not an alert of this incident")));
+            return Err(ApiError::field(
+                &format!("{field}.id"),
+                &format!("{alert_id} is not an alert of this incident"),
+            ));
         }
         changes.push((alert_id, c.status.clone(), c.incident.as_ref().map(|r| r.id.clone())));
     }

@@ -8,9 +8,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
 pub mod abilities;
-pub mod incidents;
 pub mod config_common;
 pub mod escalation_policies;
+pub mod incidents;
 pub mod maintenance_windows;
 pub mod priorities;
 pub mod services;

@@ -124,7 +124,8 @@ pub async fn details(p: &Pools, ids_: &[String]) -> Result<HashMap<String, Incid
     if ids_.is_empty() {
         return Ok(out);
     }
-    let mut qb = QueryBuilder::<Db>::new("SELECT incident_id, user_id, at FROM incident_assignments WHERE incident_id IN ");
+    let mut qb =
+        QueryBuilder::<Db>::new("SELECT incident_id, user_id, at FROM incident_assignments WHERE incident_id IN ");
     push_in(&mut qb, ids_);
     qb.push(" ORDER BY at, user_id");
     for (incident, user, at) in qb.build_query_as::<(String, String, i64)>().fetch_all(&p.read).await? {
@@ -138,9 +139,7 @@ pub async fn details(p: &Pools, ids_: &[String]) -> Result<HashMap<String, Incid
     for (incident, kind, who, at) in qb.build_query_as::<(String, String, String, i64)>().fetch_all(&p.read).await? {
         out.entry(incident).or_default().acknowledgements.push((kind, who, at));
     }
-    let mut qb = QueryBuilder::<Db>::new(
-        "SELECT incident_id, status, COUNT(*) FROM alerts WHERE incident_id IN ",
-    );
+    let mut qb = QueryBuilder::<Db>::new("SELECT incident_id, status, COUNT(*) FROM alerts WHERE incident_id IN ");
     push_in(&mut qb, ids_);
     qb.push(" GROUP BY incident_id, status");
     for (incident, status, n) in qb.build_query_as::<(String, String, i64)>().fetch_all(&p.read).await? {
@@ -248,17 +247,32 @@ async fn replace_assignments(
     how: &str,
     at: i64,
 ) -> Result<()> {
-    sqlx::query("DELETE FROM incident_assignments WHERE incident_id = $1").bind(&incident.id).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM incident_assignments WHERE incident_id = $1")
+        .bind(&incident.id)
+        .execute(&mut **tx)
+        .await?;
     for user in users {
-        sqlx::query("INSERT INTO incident_assignments (incident_id, user_id, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-            .bind(&incident.id)
-            .bind(user)
-            .bind(at)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO incident_assignments (incident_id, user_id, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(&incident.id)
+        .bind(user)
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
         let name = user_name(tx, user).await?;
-        log(tx, "assign_log_entry", &incident.id, &incident.service_id, actor, None, &format!("Assigned to {name} {how}"),
-            Some(user), Some(json!({"assignees": [user]})), at)
+        log(
+            tx,
+            "assign_log_entry",
+            &incident.id,
+            &incident.service_id,
+            actor,
+            None,
+            &format!("Assigned to {name} {how}"),
+            Some(user),
+            Some(json!({"assignees": [user]})),
+            at,
+        )
         .await?;
     }
     Ok(())
@@ -354,8 +368,18 @@ async fn acknowledge(tx: &mut Tx<'_>, incident: &IncidentRow, actor: &Actor, at:
     .execute(&mut **tx)
     .await?;
     let name = user_name(tx, &actor.user_id).await?;
-    log(tx, "acknowledge_log_entry", &incident.id, &incident.service_id, actor, None,
-        &format!("Acknowledged by {name}"), None, None, at)
+    log(
+        tx,
+        "acknowledge_log_entry",
+        &incident.id,
+        &incident.service_id,
+        actor,
+        None,
+        &format!("Acknowledged by {name}"),
+        None,
+        None,
+        at,
+    )
     .await?;
     Ok(())
 }
@@ -377,7 +401,14 @@ async fn set_status(tx: &mut Tx<'_>, id: &str, status: &str, actor: &Actor, at: 
     Ok(())
 }
 
-async fn resolve(tx: &mut Tx<'_>, incident: &IncidentRow, actor: &Actor, note: Option<&str>, reason: Option<Value>, at: i64) -> Result<()> {
+async fn resolve(
+    tx: &mut Tx<'_>,
+    incident: &IncidentRow,
+    actor: &Actor,
+    note: Option<&str>,
+    reason: Option<Value>,
+    at: i64,
+) -> Result<()> {
     set_status(tx, &incident.id, "resolved", actor, at).await?;
     if let Some(reason) = &reason {
         sqlx::query("UPDATE incidents SET resolve_reason = $1 WHERE id = $2")
@@ -386,8 +417,14 @@ async fn resolve(tx: &mut Tx<'_>, incident: &IncidentRow, actor: &Actor, note: O
             .execute(&mut **tx)
             .await?;
     }
-    sqlx::query("DELETE FROM incident_assignments WHERE incident_id = $1").bind(&incident.id).execute(&mut **tx).await?;
-    sqlx::query("DELETE FROM incident_acknowledgements WHERE incident_id = $1").bind(&incident.id).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM incident_assignments WHERE incident_id = $1")
+        .bind(&incident.id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM incident_acknowledgements WHERE incident_id = $1")
+        .bind(&incident.id)
+        .execute(&mut **tx)
+        .await?;
     sqlx::query(
         "UPDATE alerts SET status = 'resolved', resolved_at = $1, updated_at = $1 WHERE incident_id = $2 AND status = 'triggered'",
     )
@@ -396,8 +433,19 @@ async fn resolve(tx: &mut Tx<'_>, incident: &IncidentRow, actor: &Actor, note: O
     .execute(&mut **tx)
     .await?;
     let name = user_name(tx, &actor.user_id).await?;
-    log(tx, "resolve_log_entry", &incident.id, &incident.service_id, actor, note, &format!("Resolved by {name}"), None, reason, at)
-        .await?;
+    log(
+        tx,
+        "resolve_log_entry",
+        &incident.id,
+        &incident.service_id,
+        actor,
+        note,
+        &format!("Resolved by {name}"),
+        None,
+        reason,
+        at,
+    )
+    .await?;
     Ok(())
 }
 
@@ -406,7 +454,11 @@ pub async fn update(p: &Pools, updates: &[IncidentUpdate], actor: &Actor, now: i
     for u in updates {
         let incident = fetch(&mut *tx, &u.id).await?.ok_or(StoreError::NotFound("incident"))?;
         if let Some(title) = &u.title {
-            sqlx::query("UPDATE incidents SET title = $1 WHERE id = $2").bind(title).bind(&incident.id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE incidents SET title = $1 WHERE id = $2")
+                .bind(title)
+                .bind(&incident.id)
+                .execute(&mut *tx)
+                .await?;
         }
         if let Some(priority) = &u.priority_id {
             sqlx::query("UPDATE incidents SET priority_id = $1 WHERE id = $2")
@@ -425,9 +477,23 @@ pub async fn update(p: &Pools, updates: &[IncidentUpdate], actor: &Actor, now: i
         }
         if let Some(urgency) = &u.urgency {
             if *urgency != incident.urgency {
-                sqlx::query("UPDATE incidents SET urgency = $1 WHERE id = $2").bind(urgency).bind(&incident.id).execute(&mut *tx).await?;
-                log(&mut tx, "urgency_change_log_entry", &incident.id, &incident.service_id, actor, None,
-                    &format!("Urgency changed to {urgency}"), None, Some(json!({"urgency": urgency})), now)
+                sqlx::query("UPDATE incidents SET urgency = $1 WHERE id = $2")
+                    .bind(urgency)
+                    .bind(&incident.id)
+                    .execute(&mut *tx)
+                    .await?;
+                log(
+                    &mut tx,
+                    "urgency_change_log_entry",
+                    &incident.id,
+                    &incident.service_id,
+                    actor,
+                    None,
+                    &format!("Urgency changed to {urgency}"),
+                    None,
+                    Some(json!({"urgency": urgency})),
+                    now,
+                )
                 .await?;
             }
         }
@@ -437,8 +503,18 @@ pub async fn update(p: &Pools, updates: &[IncidentUpdate], actor: &Actor, now: i
                 .bind(&incident.id)
                 .execute(&mut *tx)
                 .await?;
-            log(&mut tx, "delegate_log_entry", &incident.id, &incident.service_id, actor, None,
-                "Delegated to another escalation policy", None, Some(json!({"escalation_policy": policy})), now)
+            log(
+                &mut tx,
+                "delegate_log_entry",
+                &incident.id,
+                &incident.service_id,
+                actor,
+                None,
+                "Delegated to another escalation policy",
+                None,
+                Some(json!({"escalation_policy": policy})),
+                now,
+            )
             .await?;
             replace_assignments(&mut tx, &incident, users, actor, "via escalation policy", now).await?;
         }
@@ -448,13 +524,26 @@ pub async fn update(p: &Pools, updates: &[IncidentUpdate], actor: &Actor, now: i
                 .bind(&incident.id)
                 .execute(&mut *tx)
                 .await?;
-            log(&mut tx, "escalate_log_entry", &incident.id, &incident.service_id, actor, None,
-                &format!("Escalated to level {level}"), None, Some(json!({"escalation_level": level})), now)
+            log(
+                &mut tx,
+                "escalate_log_entry",
+                &incident.id,
+                &incident.service_id,
+                actor,
+                None,
+                &format!("Escalated to level {level}"),
+                None,
+                Some(json!({"escalation_level": level})),
+                now,
+            )
             .await?;
             replace_assignments(&mut tx, &incident, users, actor, "via escalation policy", now).await?;
         }
         if let Some(users) = &u.assignees {
-            sqlx::query("UPDATE incidents SET assigned_via = 'direct_assignment' WHERE id = $1").bind(&incident.id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE incidents SET assigned_via = 'direct_assignment' WHERE id = $1")
+                .bind(&incident.id)
+                .execute(&mut *tx)
+                .await?;
             replace_assignments(&mut tx, &incident, users, actor, "directly", now).await?;
         }
         if let Some(status) = &u.status {
@@ -470,8 +559,18 @@ pub async fn update(p: &Pools, updates: &[IncidentUpdate], actor: &Actor, now: i
                         .await?;
                     set_status(&mut tx, &incident.id, to, actor, now).await?;
                     let name = user_name(&mut tx, &actor.user_id).await?;
-                    log(&mut tx, "trigger_log_entry", &incident.id, &incident.service_id, actor, None,
-                        &format!("Reopened by {name}"), None, Some(json!({"reopened": true})), now)
+                    log(
+                        &mut tx,
+                        "trigger_log_entry",
+                        &incident.id,
+                        &incident.service_id,
+                        actor,
+                        None,
+                        &format!("Reopened by {name}"),
+                        None,
+                        Some(json!({"reopened": true})),
+                        now,
+                    )
                     .await?;
                     if u.assignees.is_none() && u.escalate_to.is_none() && u.delegate_to.is_none() {
                         let users = if to == "acknowledged" {
@@ -504,14 +603,28 @@ pub async fn update(p: &Pools, updates: &[IncidentUpdate], actor: &Actor, now: i
                         .await?;
                     set_status(&mut tx, &incident.id, "triggered", actor, now).await?;
                     let name = user_name(&mut tx, &actor.user_id).await?;
-                    log(&mut tx, "unacknowledge_log_entry", &incident.id, &incident.service_id, actor, None,
-                        &format!("Unacknowledged by {name}"), None, None, now)
+                    log(
+                        &mut tx,
+                        "unacknowledge_log_entry",
+                        &incident.id,
+                        &incident.service_id,
+                        actor,
+                        None,
+                        &format!("Unacknowledged by {name}"),
+                        None,
+                        None,
+                        now,
+                    )
                     .await?;
                 }
                 _ => {}
             }
         }
-        sqlx::query("UPDATE incidents SET updated_at = $1 WHERE id = $2").bind(now).bind(&incident.id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE incidents SET updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(&incident.id)
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     Ok(())
@@ -534,15 +647,32 @@ pub async fn merge(p: &Pools, target: &str, sources: &[String], actor: &Actor, n
             .bind(&row.id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE incidents SET merged_into_id = $1 WHERE id = $2").bind(&target_row.id).bind(&row.id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE incidents SET merged_into_id = $1 WHERE id = $2")
+            .bind(&target_row.id)
+            .bind(&row.id)
+            .execute(&mut *tx)
+            .await?;
         let reason = json!({"type": "merge_resolve_reason", "incident": {"id": target_row.id}});
         resolve(&mut tx, &row, actor, None, Some(reason), now).await?;
-        log(&mut tx, "annotate_log_entry", &target_row.id, &target_row.service_id, actor, None,
-            &format!("Merged incident #{} into this incident", row.incident_number), None,
-            Some(json!({"merged_incident": row.id})), now)
+        log(
+            &mut tx,
+            "annotate_log_entry",
+            &target_row.id,
+            &target_row.service_id,
+            actor,
+            None,
+            &format!("Merged incident #{} into this incident", row.incident_number),
+            None,
+            Some(json!({"merged_incident": row.id})),
+            now,
+        )
         .await?;
     }
-    sqlx::query("UPDATE incidents SET updated_at = $1 WHERE id = $2").bind(now).bind(&target_row.id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE incidents SET updated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(&target_row.id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -551,13 +681,34 @@ pub async fn snooze(p: &Pools, id: &str, seconds: i64, actor: &Actor, now: i64) 
     let mut tx = begin_write(p).await?;
     let incident = fetch(&mut *tx, id).await?.ok_or(StoreError::NotFound("incident"))?;
     let key = format!("{}:{}", kinds::ACK_TIMEOUT, incident.id);
-    super::jobs::schedule(&mut tx, kinds::ACK_TIMEOUT, Some(&key), &json!({"incident_id": incident.id}), now + seconds * 1000, now)
-        .await?;
-    let name = user_name(&mut tx, &actor.user_id).await?;
-    log(&mut tx, "snooze_log_entry", &incident.id, &incident.service_id, actor, None,
-        &format!("Snoozed for {seconds} seconds by {name}"), None, Some(json!({"duration": seconds})), now)
+    super::jobs::schedule(
+        &mut tx,
+        kinds::ACK_TIMEOUT,
+        Some(&key),
+        &json!({"incident_id": incident.id}),
+        now + seconds * 1000,
+        now,
+    )
     .await?;
-    sqlx::query("UPDATE incidents SET updated_at = $1 WHERE id = $2").bind(now).bind(&incident.id).execute(&mut *tx).await?;
+    let name = user_name(&mut tx, &actor.user_id).await?;
+    log(
+        &mut tx,
+        "snooze_log_entry",
+        &incident.id,
+        &incident.service_id,
+        actor,
+        None,
+        &format!("Snoozed for {seconds} seconds by {name}"),
+        None,
+        Some(json!({"duration": seconds})),
+        now,
+    )
+    .await?;
+    sqlx::query("UPDATE incidents SET updated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(&incident.id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -592,8 +743,19 @@ pub async fn add_note(p: &Pools, incident_id: &str, content: &str, actor: &Actor
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    log(&mut tx, "annotate_log_entry", &incident.id, &incident.service_id, actor, Some(content), "Note added", None, None, now)
-        .await?;
+    log(
+        &mut tx,
+        "annotate_log_entry",
+        &incident.id,
+        &incident.service_id,
+        actor,
+        Some(content),
+        "Note added",
+        None,
+        None,
+        now,
+    )
+    .await?;
     let sql = format!("SELECT {NOTE_COLUMNS} FROM incident_notes WHERE id = $1");
     let note = sqlx::query_as::<Db, NoteRow>(sqlx::AssertSqlSafe(sql)).bind(&id).fetch_one(&mut *tx).await?;
     tx.commit().await?;
@@ -602,13 +764,14 @@ pub async fn add_note(p: &Pools, incident_id: &str, content: &str, actor: &Actor
 
 pub async fn update_note(p: &Pools, incident_id: &str, note_id: &str, content: &str, now: i64) -> Result<NoteRow> {
     let mut tx = begin_write(p).await?;
-    let done = sqlx::query("UPDATE incident_notes SET content = $1, updated_at = $2 WHERE id = $3 AND incident_id = $4")
-        .bind(content)
-        .bind(now)
-        .bind(note_id)
-        .bind(incident_id)
-        .execute(&mut *tx)
-        .await?;
+    let done =
+        sqlx::query("UPDATE incident_notes SET content = $1, updated_at = $2 WHERE id = $3 AND incident_id = $4")
+            .bind(content)
+            .bind(now)
+            .bind(note_id)
+            .bind(incident_id)
+            .execute(&mut *tx)
+            .await?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound("note"));
     }
@@ -739,7 +902,11 @@ pub async fn alerts(
 
 pub async fn alert(p: &Pools, incident_id: &str, alert_id: &str) -> Result<Option<AlertRow>> {
     let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1 AND incident_id = $2");
-    Ok(sqlx::query_as::<Db, AlertRow>(sqlx::AssertSqlSafe(sql)).bind(alert_id).bind(incident_id).fetch_optional(&p.read).await?)
+    Ok(sqlx::query_as::<Db, AlertRow>(sqlx::AssertSqlSafe(sql))
+        .bind(alert_id)
+        .bind(incident_id)
+        .fetch_optional(&p.read)
+        .await?)
 }
 
 /// `changes`: (alert id, new status, incident to move it to).
@@ -761,7 +928,9 @@ pub async fn update_alerts(
             .await?
             .ok_or(StoreError::NotFound("alert"))?;
         if let Some(target) = move_to.as_deref().filter(|t| *t != incident.id) {
-            let other = fetch(&mut *tx, target).await?.ok_or(StoreError::Rejected(format!("alert.incident.id {target} not found")))?;
+            let other = fetch(&mut *tx, target)
+                .await?
+                .ok_or(StoreError::Rejected(format!("alert.incident.id {target} not found")))?;
             if other.status == "resolved" {
                 return Err(StoreError::Rejected(format!("alert.incident.id {target} is resolved")));
             }
@@ -787,12 +956,15 @@ pub async fn update_alerts(
         }
     }
     if incident.status != "resolved" {
-        let (open,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM alerts WHERE incident_id = $1 AND status = 'triggered'")
+        let (open,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM alerts WHERE incident_id = $1 AND status = 'triggered'")
+                .bind(&incident.id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let (all,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM alerts WHERE incident_id = $1")
             .bind(&incident.id)
             .fetch_one(&mut *tx)
             .await?;
-        let (all,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM alerts WHERE incident_id = $1").bind(&incident.id).fetch_one(&mut *tx).await?;
         if open == 0 && all > 0 {
             resolve(&mut tx, &incident, actor, Some("All alerts resolved"), None, now).await?;
         }

@@ -8,6 +8,7 @@ mod common;
 mod cli;
 mod escalation_policies;
 mod foundation;
+mod incidents;
 mod maintenance_windows;
 mod services;
 mod teams;
