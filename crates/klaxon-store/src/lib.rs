@@ -18,6 +18,8 @@ mod postgres;
 mod sqlite;
 pub mod testing;
 
+pub mod change_events;
+pub mod events;
 pub mod jobs;
 pub mod priorities;
 pub mod tokens;

@@ -3,8 +3,10 @@
 //! dialects accept.
 
 #[allow(unused_imports)]
-pub(crate) use super::{Db, Pools, begin_write};
+pub(crate) use super::{Db, Pools, begin_write, lock_event_processing};
 
+pub mod change_events;
+pub mod events;
 pub mod jobs;
 pub mod meta;
 pub mod priorities;
