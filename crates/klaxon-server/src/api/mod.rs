@@ -8,6 +8,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
 pub mod abilities;
+pub mod change_events;
 pub mod priorities;
 
 #[derive(OpenApi)]
@@ -35,7 +36,11 @@ impl utoipa::Modify for SecurityAddon {
 
 /// Every documented route.
 pub fn openapi_router() -> OpenApiRouter<App> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(abilities::routes()).merge(priorities::routes())
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(abilities::routes())
+        .merge(priorities::routes())
+        .merge(change_events::routes())
+        .merge(crate::events::routes())
 }
 
 /// The OpenAPI document as served at `/openapi.json`.
@@ -44,6 +49,9 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 }
 
 /// Starts the background workers (event processing, timers) that live as long as the server.
-pub fn spawn_workers(_app: &App) -> Vec<tokio::task::JoinHandle<()>> {
-    Vec::new()
+pub fn spawn_workers(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut workers = Vec::new();
+    workers.extend(crate::events::ingest::spawn_writer(app));
+    workers.push(crate::events::processor::spawn(app));
+    workers
 }

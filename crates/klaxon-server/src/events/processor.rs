@@ -1,0 +1,65 @@
+//! The processor worker: turns committed inbox rows into alerts and incidents.
+//!
+//! It applies the oldest unprocessed rows in batches ([`klaxon_store::Store::process_events`]: one write
+//! transaction per batch, which also stamps each row, so the effect is exactly once and a restart resumes
+//! the backlog). It is woken right after each commit of alert events and also polls, so events committed
+//! by another node (PostgreSQL) or left over from a crash are picked up. A row that keeps failing on its
+//! own is stamped `failed: <reason>` after a few attempts, so one poisoned event cannot stall the inbox.
+
+use crate::app::App;
+use std::time::Duration;
+
+/// Rows applied per transaction.
+pub const BATCH: i64 = 256;
+/// How often the inbox is checked without a wake-up.
+pub const POLL: Duration = Duration::from_millis(250);
+/// Attempts of a single failing row before it is stamped failed.
+const MAX_SINGLE_ATTEMPTS: u32 = 3;
+
+pub fn spawn(app: &App) -> tokio::task::JoinHandle<()> {
+    let app = app.clone();
+    tokio::spawn(async move { run(app).await })
+}
+
+async fn run(app: App) {
+    let wakeup = app.events.wakeup.clone();
+    let mut single_failures = 0u32;
+    loop {
+        if app.shutdown.is_cancelled() {
+            break;
+        }
+        match app.store.process_events(BATCH, app.now_ms()).await {
+            Ok(n) => {
+                single_failures = 0;
+                if n as i64 == BATCH {
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "event batch failed; retrying the oldest event alone");
+                match app.store.process_events(1, app.now_ms()).await {
+                    Ok(_) => {
+                        single_failures = 0;
+                        continue;
+                    }
+                    Err(e) => {
+                        single_failures += 1;
+                        if single_failures >= MAX_SINGLE_ATTEMPTS {
+                            match app.store.fail_oldest_event(&e.to_string(), app.now_ms()).await {
+                                Ok(id) => tracing::error!(error = %e, event = ?id, "event failed repeatedly; skipped"),
+                                Err(e2) => tracing::error!(error = %e2, "cannot mark a failing event"),
+                            }
+                            single_failures = 0;
+                        }
+                    }
+                }
+            }
+        }
+        tokio::select! {
+            () = wakeup.notified() => {}
+            () = tokio::time::sleep(POLL) => {}
+            () = app.shutdown.cancelled() => break,
+        }
+    }
+}
