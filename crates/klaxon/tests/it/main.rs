@@ -4,4 +4,7 @@
 
 mod common;
 
+mod change_events;
+mod events;
+mod events_durability;
 mod foundation;
