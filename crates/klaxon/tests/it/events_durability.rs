@@ -122,6 +122,10 @@ async fn scenario() {
     assert!(accepted.len() >= 100, "too few events accepted before the kill: {}", accepted.len());
 
     // Restart on the same data: the processor resumes the backlog.
+    let store = open(dir.path(), url).await;
+    let backlog = store.unprocessed_event_count().await.unwrap();
+    eprintln!("accepted {} events before SIGKILL; {backlog} were still unprocessed", accepted.len());
+    store.close().await;
     let _server = start(dir.path(), url).await;
     let store = open(dir.path(), url).await;
     let deadline = Instant::now() + Duration::from_secs(60);
