@@ -180,3 +180,44 @@ async fn commit(app: &App, batch: Vec<Pending>) {
         app.events.wakeup.notify_one();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::FutureExt;
+
+    fn item(n: usize) -> InboxItem {
+        InboxItem::Alert {
+            integration_id: "PINT000".into(),
+            service_id: "PSVC000".into(),
+            dedup_key: format!("k{n}"),
+            body: "{}".into(),
+        }
+    }
+
+    #[test]
+    fn a_full_queue_refuses_at_once_instead_of_waiting() {
+        let ingest = Ingest::new(0);
+        // No writer runs: every accepted item stays queued (its answer never comes).
+        for n in 0..QUEUE_CAPACITY {
+            assert!(ingest.accept(item(n)).now_or_never().is_none(), "item {n} should wait for its commit");
+        }
+        assert_eq!(ingest.accept(item(QUEUE_CAPACITY)).now_or_never(), Some(Err(AcceptError::Overloaded)));
+    }
+
+    #[test]
+    fn an_integrations_own_limit_wins_over_the_server_default() {
+        let ingest = Ingest::new(120);
+        let mut route = IntegrationRoute {
+            integration_id: "P".into(),
+            service_id: "S".into(),
+            integration_type: "events_api_v2_inbound_integration".into(),
+            rate_limit_per_minute: None,
+        };
+        assert_eq!(ingest.limit_for(&route), 120);
+        route.rate_limit_per_minute = Some(0);
+        assert_eq!(ingest.limit_for(&route), 0, "0 = unlimited");
+        route.rate_limit_per_minute = Some(10);
+        assert_eq!(ingest.limit_for(&route), 10);
+    }
+}
