@@ -10,7 +10,7 @@ use crate::app::App;
 use std::time::Duration;
 
 /// Rows applied per transaction.
-pub const BATCH: i64 = 256;
+pub const BATCH: i64 = 64;
 /// How often the inbox is checked without a wake-up.
 pub const POLL: Duration = Duration::from_millis(250);
 /// Attempts of a single failing row before it is stamped failed.
