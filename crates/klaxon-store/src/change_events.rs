@@ -46,12 +46,12 @@ impl Store {
     }
 
     /// `(service_id, created_at)` of an incident, for related change events.
-    pub async fn incident_service_and_start(&self, incident_id: &str) -> Result<Option<(String, i64)>> {
+    pub async fn change_events_incident_anchor(&self, incident_id: &str) -> Result<Option<(String, i64)>> {
         dispatch!(self, p => q::change_events::incident_anchor(p, incident_id))
     }
 
     /// Whether a live service exists.
-    pub async fn service_exists(&self, service_id: &str) -> Result<bool> {
+    pub async fn change_events_service_exists(&self, service_id: &str) -> Result<bool> {
         dispatch!(self, p => q::change_events::service_exists(p, service_id))
     }
 }

@@ -156,27 +156,27 @@ impl Store {
     }
 
     /// The inbox rows (diagnostics and tests), oldest first.
-    pub async fn inbox(&self) -> Result<Vec<InboxRow>> {
+    pub async fn events_inbox(&self) -> Result<Vec<InboxRow>> {
         dispatch!(self, p => q::events::inbox(p))
     }
 
     /// Alerts of an integration, oldest first.
-    pub async fn alerts_of_integration(&self, integration_id: &str) -> Result<Vec<AlertRow>> {
+    pub async fn events_alerts_of_integration(&self, integration_id: &str) -> Result<Vec<AlertRow>> {
         dispatch!(self, p => q::events::alerts_of_integration(p, integration_id))
     }
 
     /// Incidents of a service, by number.
-    pub async fn incidents_of_service(&self, service_id: &str) -> Result<Vec<EventIncidentRow>> {
+    pub async fn events_incidents_of_service(&self, service_id: &str) -> Result<Vec<EventIncidentRow>> {
         dispatch!(self, p => q::events::incidents_of_service(p, service_id))
     }
 
     /// User ids assigned to an incident.
-    pub async fn incident_assignee_ids(&self, incident_id: &str) -> Result<Vec<String>> {
+    pub async fn events_incident_assignee_ids(&self, incident_id: &str) -> Result<Vec<String>> {
         dispatch!(self, p => q::events::assignee_ids(p, incident_id))
     }
 
     /// `(type, agent_type)` of an incident's log entries, oldest first.
-    pub async fn incident_log_entry_types(&self, incident_id: &str) -> Result<Vec<(String, Option<String>)>> {
+    pub async fn events_incident_log_entry_types(&self, incident_id: &str) -> Result<Vec<(String, Option<String>)>> {
         dispatch!(self, p => q::events::log_entry_types(p, incident_id))
     }
 }

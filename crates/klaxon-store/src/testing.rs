@@ -64,12 +64,12 @@ pub async fn seed_incident(store: &crate::Store, seeded: &Seeded, status: &str, 
 }
 
 /// Test fixture: sets a service's status (`active` or `disabled`).
-pub async fn set_service_status(store: &crate::Store, service_id: &str, status: &str) -> Result<()> {
+pub async fn fixture_service_status(store: &crate::Store, service_id: &str, status: &str) -> Result<()> {
     crate::dispatch!(store, p => q::events::fixture_service_status(p, service_id, status))
 }
 
 /// Test fixture: sets an integration's own events-per-minute limit (`None` = the server default).
-pub async fn set_integration_rate_limit(
+pub async fn fixture_integration_rate_limit(
     store: &crate::Store,
     integration_id: &str,
     per_minute: Option<i64>,
@@ -78,7 +78,7 @@ pub async fn set_integration_rate_limit(
 }
 
 /// Test fixture: a maintenance window over one service from `start_ms` to `end_ms`; returns its id.
-pub async fn seed_maintenance_window(
+pub async fn fixture_maintenance_window(
     store: &crate::Store,
     service_id: &str,
     start_ms: i64,
@@ -88,7 +88,7 @@ pub async fn seed_maintenance_window(
 }
 
 /// Test fixture: another integration of type `kind` on a service; returns `(integration_id, integration_key)`.
-pub async fn seed_integration(
+pub async fn fixture_extra_integration(
     store: &crate::Store,
     service_id: &str,
     kind: &str,

@@ -158,7 +158,7 @@ pub async fn list_service_change_events(
     Path(id): Path<String>,
     params: Params,
 ) -> ApiResult<Json<ChangeEventList>> {
-    if !app.store.service_exists(&id).await? {
+    if !app.store.change_events_service_exists(&id).await? {
         return Err(ApiError::not_found("Service"));
     }
     list(&app, &params, Some(id)).await
@@ -174,7 +174,7 @@ pub async fn related_change_events(
     Path(id): Path<String>,
 ) -> ApiResult<Json<RelatedChangeEvents>> {
     let (service_id, started) =
-        app.store.incident_service_and_start(&id).await?.ok_or_else(|| ApiError::not_found("Incident"))?;
+        app.store.change_events_incident_anchor(&id).await?.ok_or_else(|| ApiError::not_found("Incident"))?;
     let filter = ChangeEventFilter {
         since_ms: Some(started - RELATED_WINDOW_HOURS * 3_600_000),
         until_ms: Some(started + 1),

@@ -13,7 +13,7 @@ fn change(routing_key: &str, summary: &str, timestamp: &str) -> Value {
 #[tokio::test]
 async fn a_change_event_is_accepted_with_202() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
     let (status, body) = server
         .send_event("/v2/change/enqueue", change(&seeded.integration_key, "Deploy", "2026-01-01T00:00:00Z"))
         .await;
@@ -24,7 +24,7 @@ async fn a_change_event_is_accepted_with_202() {
 #[tokio::test]
 async fn a_change_event_without_summary_is_invalid() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
     let (status, body) =
         server.send_event("/v2/change/enqueue", json!({"routing_key": seeded.integration_key, "payload": {}})).await;
     assert_eq!(status, 400);
@@ -34,7 +34,7 @@ async fn a_change_event_without_summary_is_invalid() {
 #[tokio::test]
 async fn change_events_are_listed_newest_first_with_references() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
     for (summary, ts) in [("Old", "2026-01-01T00:00:00Z"), ("New", "2026-01-02T00:00:00Z")] {
         assert_eq!(server.send_event("/v2/change/enqueue", change(&seeded.integration_key, summary, ts)).await.0, 202);
     }
@@ -61,7 +61,7 @@ async fn change_events_are_listed_newest_first_with_references() {
 #[tokio::test]
 async fn change_events_filter_by_time_and_integration() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
     for (summary, ts) in [("Old", "2026-01-01T00:00:00Z"), ("New", "2026-01-02T00:00:00Z")] {
         server.send_event("/v2/change/enqueue", change(&seeded.integration_key, summary, ts)).await;
     }
@@ -84,8 +84,8 @@ async fn unknown_change_events_and_services_are_404() {
 #[tokio::test]
 async fn a_services_change_events_are_listed_under_it() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
-    let other = server.seed(SeedOptions::default()).await;
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
+    let other = server.seed_for_events(SeedOptions::default()).await;
     server.send_event("/v2/change/enqueue", change(&seeded.integration_key, "Mine", "2026-01-01T00:00:00Z")).await;
     server.send_event("/v2/change/enqueue", change(&other.integration_key, "Theirs", "2026-01-01T00:00:00Z")).await;
     let (status, body) = server.get(&format!("/services/{}/change_events", seeded.service_id)).await;
@@ -97,7 +97,7 @@ async fn a_services_change_events_are_listed_under_it() {
 #[tokio::test]
 async fn an_incidents_related_change_events_are_its_services_recent_changes() {
     let server = TestServer::start_with_clock("2026-01-01T12:00:00Z".parse().unwrap()).await;
-    let seeded = server.seed(SeedOptions::default()).await;
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
     server.send_event("/v2/change/enqueue", change(&seeded.integration_key, "Recent", "2026-01-01T11:00:00Z")).await;
     server.send_event("/v2/change/enqueue", change(&seeded.integration_key, "Ancient", "2025-12-01T11:00:00Z")).await;
     let incident =

@@ -184,7 +184,7 @@ pub fn error_text(body: &Value) -> String {
 
 impl TestServer {
     /// Seeds a service (user, policy, service, one integration) straight into the store.
-    pub async fn seed(&self, options: klaxon_store::testing::SeedOptions) -> klaxon_store::testing::Seeded {
+    pub async fn seed_for_events(&self, options: klaxon_store::testing::SeedOptions) -> klaxon_store::testing::Seeded {
         klaxon_store::testing::seed_service(&self.store, &options, self.app.now_ms()).await.expect("seed service")
     }
 
@@ -212,7 +212,7 @@ impl TestServer {
 }
 
 /// A valid Events API v2 trigger.
-pub fn trigger(routing_key: &str, dedup_key: &str) -> Value {
+pub fn v2_trigger(routing_key: &str, dedup_key: &str) -> Value {
     serde_json::json!({
         "routing_key": routing_key, "event_action": "trigger", "dedup_key": dedup_key,
         "payload": {"summary": format!("{dedup_key} is on fire"), "source": "host-1", "severity": "critical"}
@@ -220,6 +220,6 @@ pub fn trigger(routing_key: &str, dedup_key: &str) -> Value {
 }
 
 /// An Events API v2 acknowledge or resolve.
-pub fn action(routing_key: &str, event_action: &str, dedup_key: &str) -> Value {
+pub fn v2_action(routing_key: &str, event_action: &str, dedup_key: &str) -> Value {
     serde_json::json!({"routing_key": routing_key, "event_action": event_action, "dedup_key": dedup_key})
 }

@@ -1,6 +1,6 @@
 //! The Events API (v2 and v1): response shapes, validation, and what events do to alerts and incidents.
 
-use crate::common::{TestServer, action, trigger};
+use crate::common::{TestServer, v2_action, v2_trigger};
 use klaxon_store::testing::{self, SeedOptions};
 use serde_json::{Value, json};
 
@@ -11,8 +11,8 @@ fn errors(body: &Value) -> Vec<String> {
 #[tokio::test]
 async fn a_trigger_is_accepted_with_202_and_its_dedup_key() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
-    let (status, body) = server.enqueue(trigger(&seeded.integration_key, "srv01/mysql")).await;
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
+    let (status, body) = server.enqueue(v2_trigger(&seeded.integration_key, "srv01/mysql")).await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body, json!({"status": "success", "message": "Event processed", "dedup_key": "srv01/mysql"}));
 }
@@ -20,22 +20,22 @@ async fn a_trigger_is_accepted_with_202_and_its_dedup_key() {
 #[tokio::test]
 async fn a_trigger_without_dedup_key_gets_a_generated_one() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
-    let mut event = trigger(&seeded.integration_key, "x");
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
+    let mut event = v2_trigger(&seeded.integration_key, "x");
     event.as_object_mut().unwrap().remove("dedup_key");
     let (status, body) = server.enqueue(event).await;
     assert_eq!(status, 202);
     let key = body["dedup_key"].as_str().unwrap();
     assert_eq!(key.len(), 32);
     server.events_processed().await;
-    let alerts = server.store.alerts_of_integration(&seeded.integration_id).await.unwrap();
+    let alerts = server.store.events_alerts_of_integration(&seeded.integration_id).await.unwrap();
     assert_eq!(alerts[0].alert_key, key);
 }
 
 #[tokio::test]
 async fn an_invalid_event_gets_one_reason_per_bad_field() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
     let (status, body) = server
         .enqueue(json!({"routing_key": seeded.integration_key, "event_action": "trigger",
             "payload": {"summary": "", "severity": "Info", "timestamp": "yesterday"}}))
@@ -54,8 +54,8 @@ async fn an_invalid_event_gets_one_reason_per_bad_field() {
 #[tokio::test]
 async fn an_unknown_event_action_is_invalid() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
-    let (status, body) = server.enqueue(action(&seeded.integration_key, "explode", "k")).await;
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
+    let (status, body) = server.enqueue(v2_action(&seeded.integration_key, "explode", "k")).await;
     assert_eq!(status, 400);
     assert!(errors(&body)[0].starts_with("'event_action' is invalid"), "{body}");
 }
@@ -82,7 +82,7 @@ async fn unparseable_json_is_an_unrecognized_object() {
 #[tokio::test]
 async fn a_routing_key_of_the_wrong_length_is_refused_with_the_reason() {
     let server = TestServer::start().await;
-    let (status, body) = server.enqueue(trigger("abc123", "k")).await;
+    let (status, body) = server.enqueue(v2_trigger("abc123", "k")).await;
     assert_eq!(status, 400);
     assert_eq!(errors(&body), vec!["'routing_key' is the wrong length (should be 32 characters)".to_string()]);
 }
@@ -90,7 +90,7 @@ async fn a_routing_key_of_the_wrong_length_is_refused_with_the_reason() {
 #[tokio::test]
 async fn an_unknown_routing_key_is_refused_with_the_reason() {
     let server = TestServer::start().await;
-    let (status, body) = server.enqueue(trigger("0123456789abcdef0123456789abcdef", "k")).await;
+    let (status, body) = server.enqueue(v2_trigger("0123456789abcdef0123456789abcdef", "k")).await;
     assert_eq!(status, 400);
     assert_eq!(body["status"], "invalid event");
     assert_eq!(errors(&body), vec!["Invalid routing key".to_string()]);
@@ -99,8 +99,8 @@ async fn an_unknown_routing_key_is_refused_with_the_reason() {
 #[tokio::test]
 async fn the_routing_key_may_come_in_an_x_routing_key_header() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
-    let mut event = trigger("", "k");
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
+    let mut event = v2_trigger("", "k");
     event.as_object_mut().unwrap().remove("routing_key");
     let response = server
         .anon(reqwest::Method::POST, "/v2/enqueue")
@@ -115,7 +115,7 @@ async fn the_routing_key_may_come_in_an_x_routing_key_header() {
 #[tokio::test]
 async fn every_timestamp_format_senders_use_is_accepted() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
     for (i, ts) in [
         "2015-07-17T08:42:58.315+0000",
         "2024-05-01T12:00:00.123456Z",
@@ -125,13 +125,13 @@ async fn every_timestamp_format_senders_use_is_accepted() {
     .iter()
     .enumerate()
     {
-        let mut event = trigger(&seeded.integration_key, &format!("k{i}"));
+        let mut event = v2_trigger(&seeded.integration_key, &format!("k{i}"));
         event["payload"]["timestamp"] = json!(ts);
         let (status, body) = server.enqueue(event).await;
         assert_eq!(status, 202, "{ts}: {body}");
     }
     server.events_processed().await;
-    let alerts = server.store.alerts_of_integration(&seeded.integration_id).await.unwrap();
+    let alerts = server.store.events_alerts_of_integration(&seeded.integration_id).await.unwrap();
     let first = alerts.iter().find(|a| a.alert_key == "k0").unwrap();
     assert_eq!(first.event_timestamp, Some(1_437_122_578_315));
 }
@@ -139,8 +139,8 @@ async fn every_timestamp_format_senders_use_is_accepted() {
 #[tokio::test]
 async fn a_trigger_opens_an_assigned_incident_with_its_alert_and_log_entries() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
-    let mut event = trigger(&seeded.integration_key, "disk");
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
+    let mut event = v2_trigger(&seeded.integration_key, "disk");
     event["payload"]["component"] = json!("mysql");
     event["payload"]["custom_details"] = json!({"free": "1%", "nested": {"a": [1, 2]}});
     event["links"] = json!([{"href": "https://example.com", "text": "runbook"}, {"href": ""}]);
@@ -149,7 +149,7 @@ async fn a_trigger_opens_an_assigned_incident_with_its_alert_and_log_entries() {
     assert_eq!(server.enqueue(event).await.0, 202);
     server.events_processed().await;
 
-    let incidents = server.store.incidents_of_service(&seeded.service_id).await.unwrap();
+    let incidents = server.store.events_incidents_of_service(&seeded.service_id).await.unwrap();
     assert_eq!(incidents.len(), 1);
     let incident = &incidents[0];
     assert_eq!(incident.title, "disk is on fire");
@@ -159,8 +159,8 @@ async fn a_trigger_opens_an_assigned_incident_with_its_alert_and_log_entries() {
     assert_eq!(incident.escalation_policy_id.as_deref(), Some(seeded.escalation_policy_id.as_str()));
     assert_eq!(incident.assigned_via, "escalation_policy");
     assert_eq!(incident.escalation_level, 1);
-    assert_eq!(server.store.incident_assignee_ids(&incident.id).await.unwrap(), vec![seeded.user_id.clone()]);
-    let types = server.store.incident_log_entry_types(&incident.id).await.unwrap();
+    assert_eq!(server.store.events_incident_assignee_ids(&incident.id).await.unwrap(), vec![seeded.user_id.clone()]);
+    let types = server.store.events_incident_log_entry_types(&incident.id).await.unwrap();
     assert_eq!(
         types,
         vec![
@@ -168,7 +168,7 @@ async fn a_trigger_opens_an_assigned_incident_with_its_alert_and_log_entries() {
             ("assign_log_entry".to_string(), Some("service_reference".to_string())),
         ]
     );
-    let alerts = server.store.alerts_of_integration(&seeded.integration_id).await.unwrap();
+    let alerts = server.store.events_alerts_of_integration(&seeded.integration_id).await.unwrap();
     assert_eq!(alerts.len(), 1);
     let alert = &alerts[0];
     assert_eq!(alert.incident_id.as_deref(), Some(incident.id.as_str()));
@@ -188,46 +188,46 @@ async fn a_trigger_opens_an_assigned_incident_with_its_alert_and_log_entries() {
 #[tokio::test]
 async fn a_repeated_trigger_is_deduplicated_onto_the_open_alert() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
     for _ in 0..3 {
-        assert_eq!(server.enqueue(trigger(&seeded.integration_key, "same")).await.0, 202);
+        assert_eq!(server.enqueue(v2_trigger(&seeded.integration_key, "same")).await.0, 202);
     }
     server.events_processed().await;
-    let alerts = server.store.alerts_of_integration(&seeded.integration_id).await.unwrap();
+    let alerts = server.store.events_alerts_of_integration(&seeded.integration_id).await.unwrap();
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].trigger_count, 3);
-    let incidents = server.store.incidents_of_service(&seeded.service_id).await.unwrap();
+    let incidents = server.store.events_incidents_of_service(&seeded.service_id).await.unwrap();
     assert_eq!(incidents.len(), 1);
-    let triggers = server.store.incident_log_entry_types(&incidents[0].id).await.unwrap();
+    let triggers = server.store.events_incident_log_entry_types(&incidents[0].id).await.unwrap();
     assert_eq!(triggers.iter().filter(|(t, _)| t == "trigger_log_entry").count(), 3);
 }
 
 #[tokio::test]
 async fn acknowledge_and_resolve_of_unknown_keys_are_accepted_and_create_nothing() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
     for verb in ["acknowledge", "resolve"] {
-        let (status, body) = server.enqueue(action(&seeded.integration_key, verb, "never-triggered")).await;
+        let (status, body) = server.enqueue(v2_action(&seeded.integration_key, verb, "never-triggered")).await;
         assert_eq!(status, 202);
         assert_eq!(body, json!({"status": "success", "message": "Event processed", "dedup_key": "never-triggered"}));
     }
     server.events_processed().await;
-    assert!(server.store.alerts_of_integration(&seeded.integration_id).await.unwrap().is_empty());
-    assert!(server.store.incidents_of_service(&seeded.service_id).await.unwrap().is_empty());
-    let outcomes: Vec<_> = server.store.inbox().await.unwrap().into_iter().map(|r| r.outcome.unwrap()).collect();
+    assert!(server.store.events_alerts_of_integration(&seeded.integration_id).await.unwrap().is_empty());
+    assert!(server.store.events_incidents_of_service(&seeded.service_id).await.unwrap().is_empty());
+    let outcomes: Vec<_> = server.store.events_inbox().await.unwrap().into_iter().map(|r| r.outcome.unwrap()).collect();
     assert_eq!(outcomes, vec!["dropped", "dropped"]);
 }
 
 #[tokio::test]
 async fn acknowledge_acknowledges_the_incident_of_the_open_alert() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
-    server.enqueue(trigger(&seeded.integration_key, "k")).await;
-    server.enqueue(action(&seeded.integration_key, "acknowledge", "k")).await;
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
+    server.enqueue(v2_trigger(&seeded.integration_key, "k")).await;
+    server.enqueue(v2_action(&seeded.integration_key, "acknowledge", "k")).await;
     server.events_processed().await;
-    let incident = &server.store.incidents_of_service(&seeded.service_id).await.unwrap()[0];
+    let incident = &server.store.events_incidents_of_service(&seeded.service_id).await.unwrap()[0];
     assert_eq!(incident.status, "acknowledged");
-    let types = server.store.incident_log_entry_types(&incident.id).await.unwrap();
+    let types = server.store.events_incident_log_entry_types(&incident.id).await.unwrap();
     assert_eq!(types.last().unwrap().0, "acknowledge_log_entry");
     let jobs = server.store.pending_jobs().await.unwrap();
     assert!(jobs.iter().any(|j| j.kind == "incident.ack_timeout"), "the ack timeout is scheduled");
@@ -236,19 +236,19 @@ async fn acknowledge_acknowledges_the_incident_of_the_open_alert() {
 #[tokio::test]
 async fn resolve_resolves_the_alert_and_its_incident() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
-    server.enqueue(trigger(&seeded.integration_key, "k")).await;
-    server.enqueue(action(&seeded.integration_key, "resolve", "k")).await;
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
+    server.enqueue(v2_trigger(&seeded.integration_key, "k")).await;
+    server.enqueue(v2_action(&seeded.integration_key, "resolve", "k")).await;
     server.events_processed().await;
-    let incident = &server.store.incidents_of_service(&seeded.service_id).await.unwrap()[0];
+    let incident = &server.store.events_incidents_of_service(&seeded.service_id).await.unwrap()[0];
     assert_eq!(incident.status, "resolved");
     assert!(incident.resolved_at.is_some());
-    assert!(server.store.incident_assignee_ids(&incident.id).await.unwrap().is_empty());
+    assert!(server.store.events_incident_assignee_ids(&incident.id).await.unwrap().is_empty());
     assert_eq!(
-        server.store.incident_log_entry_types(&incident.id).await.unwrap().last().unwrap().0,
+        server.store.events_incident_log_entry_types(&incident.id).await.unwrap().last().unwrap().0,
         "resolve_log_entry"
     );
-    let alert = &server.store.alerts_of_integration(&seeded.integration_id).await.unwrap()[0];
+    let alert = &server.store.events_alerts_of_integration(&seeded.integration_id).await.unwrap()[0];
     assert_eq!(alert.status, "resolved");
     assert!(server.store.pending_jobs().await.unwrap().is_empty(), "a resolved incident has no timers");
 }
@@ -256,21 +256,21 @@ async fn resolve_resolves_the_alert_and_its_incident() {
 #[tokio::test]
 async fn a_trigger_after_resolve_opens_a_new_alert_and_incident() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
-    server.enqueue(trigger(&seeded.integration_key, "k")).await;
-    server.enqueue(action(&seeded.integration_key, "resolve", "k")).await;
-    server.enqueue(trigger(&seeded.integration_key, "k")).await;
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
+    server.enqueue(v2_trigger(&seeded.integration_key, "k")).await;
+    server.enqueue(v2_action(&seeded.integration_key, "resolve", "k")).await;
+    server.enqueue(v2_trigger(&seeded.integration_key, "k")).await;
     server.events_processed().await;
-    let incidents = server.store.incidents_of_service(&seeded.service_id).await.unwrap();
+    let incidents = server.store.events_incidents_of_service(&seeded.service_id).await.unwrap();
     assert_eq!(incidents.iter().map(|i| i.status.as_str()).collect::<Vec<_>>(), vec!["resolved", "triggered"]);
-    assert_eq!(server.store.alerts_of_integration(&seeded.integration_id).await.unwrap().len(), 2);
+    assert_eq!(server.store.events_alerts_of_integration(&seeded.integration_id).await.unwrap().len(), 2);
 }
 
 #[tokio::test]
 async fn the_same_dedup_key_through_another_integration_is_a_separate_alert() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
-    let (other_id, other_key) = testing::seed_integration(
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
+    let (other_id, other_key) = testing::fixture_extra_integration(
         &server.store,
         &seeded.service_id,
         "events_api_v2_inbound_integration",
@@ -278,34 +278,34 @@ async fn the_same_dedup_key_through_another_integration_is_a_separate_alert() {
     )
     .await
     .unwrap();
-    server.enqueue(trigger(&seeded.integration_key, "k")).await;
-    server.enqueue(trigger(&other_key, "k")).await;
+    server.enqueue(v2_trigger(&seeded.integration_key, "k")).await;
+    server.enqueue(v2_trigger(&other_key, "k")).await;
     // A resolve through the other key leaves the first alert open: dedup scope is the routing key.
-    server.enqueue(action(&other_key, "resolve", "k")).await;
+    server.enqueue(v2_action(&other_key, "resolve", "k")).await;
     server.events_processed().await;
-    assert_eq!(server.store.alerts_of_integration(&seeded.integration_id).await.unwrap()[0].status, "triggered");
-    assert_eq!(server.store.alerts_of_integration(&other_id).await.unwrap()[0].status, "resolved");
-    assert_eq!(server.store.incidents_of_service(&seeded.service_id).await.unwrap().len(), 2);
+    assert_eq!(server.store.events_alerts_of_integration(&seeded.integration_id).await.unwrap()[0].status, "triggered");
+    assert_eq!(server.store.events_alerts_of_integration(&other_id).await.unwrap()[0].status, "resolved");
+    assert_eq!(server.store.events_incidents_of_service(&seeded.service_id).await.unwrap().len(), 2);
 }
 
 #[tokio::test]
 async fn severity_based_urgency_makes_warnings_low_and_errors_high() {
     let server = TestServer::start().await;
     let seeded = server
-        .seed(SeedOptions {
+        .seed_for_events(SeedOptions {
             incident_urgency_rule: json!({"type": "constant", "urgency": "severity_based"}),
             ..Default::default()
         })
         .await;
     for (key, severity) in [("a", "warning"), ("b", "error"), ("c", "info"), ("d", "critical")] {
-        let mut event = trigger(&seeded.integration_key, key);
+        let mut event = v2_trigger(&seeded.integration_key, key);
         event["payload"]["severity"] = json!(severity);
         server.enqueue(event).await;
     }
     server.events_processed().await;
     let urgencies: Vec<_> = server
         .store
-        .incidents_of_service(&seeded.service_id)
+        .events_incidents_of_service(&seeded.service_id)
         .await
         .unwrap()
         .into_iter()
@@ -321,52 +321,52 @@ async fn severity_based_urgency_makes_warnings_low_and_errors_high() {
 #[tokio::test]
 async fn events_for_a_disabled_service_are_suppressed_without_an_incident() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
-    testing::set_service_status(&server.store, &seeded.service_id, "disabled").await.unwrap();
-    assert_eq!(server.enqueue(trigger(&seeded.integration_key, "k")).await.0, 202);
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
+    testing::fixture_service_status(&server.store, &seeded.service_id, "disabled").await.unwrap();
+    assert_eq!(server.enqueue(v2_trigger(&seeded.integration_key, "k")).await.0, 202);
     server.events_processed().await;
-    let alerts = server.store.alerts_of_integration(&seeded.integration_id).await.unwrap();
+    let alerts = server.store.events_alerts_of_integration(&seeded.integration_id).await.unwrap();
     assert_eq!(alerts.len(), 1);
     assert!(alerts[0].suppressed);
     assert!(alerts[0].incident_id.is_none());
-    assert!(server.store.incidents_of_service(&seeded.service_id).await.unwrap().is_empty());
+    assert!(server.store.events_incidents_of_service(&seeded.service_id).await.unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn a_maintenance_window_suppresses_and_a_later_real_trigger_still_pages() {
     let server = TestServer::start_with_clock("2026-01-01T00:00:00Z".parse().unwrap()).await;
-    let seeded = server.seed(SeedOptions::default()).await;
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
     let now = server.app.now_ms();
-    testing::seed_maintenance_window(&server.store, &seeded.service_id, now - 1000, now + 3_600_000).await.unwrap();
-    server.enqueue(trigger(&seeded.integration_key, "k")).await;
-    server.enqueue(trigger(&seeded.integration_key, "k")).await;
+    testing::fixture_maintenance_window(&server.store, &seeded.service_id, now - 1000, now + 3_600_000).await.unwrap();
+    server.enqueue(v2_trigger(&seeded.integration_key, "k")).await;
+    server.enqueue(v2_trigger(&seeded.integration_key, "k")).await;
     server.events_processed().await;
-    assert!(server.store.incidents_of_service(&seeded.service_id).await.unwrap().is_empty());
-    let alerts = server.store.alerts_of_integration(&seeded.integration_id).await.unwrap();
+    assert!(server.store.events_incidents_of_service(&seeded.service_id).await.unwrap().is_empty());
+    let alerts = server.store.events_alerts_of_integration(&seeded.integration_id).await.unwrap();
     assert_eq!(alerts.len(), 1, "suppressed triggers deduplicate among themselves");
     assert_eq!(alerts[0].trigger_count, 2);
 
     server.clock().advance(jiff::SignedDuration::from_hours(2));
-    server.enqueue(trigger(&seeded.integration_key, "k")).await;
+    server.enqueue(v2_trigger(&seeded.integration_key, "k")).await;
     server.events_processed().await;
-    let incidents = server.store.incidents_of_service(&seeded.service_id).await.unwrap();
+    let incidents = server.store.events_incidents_of_service(&seeded.service_id).await.unwrap();
     assert_eq!(incidents.len(), 1, "the window is over: the trigger pages");
-    let alerts = server.store.alerts_of_integration(&seeded.integration_id).await.unwrap();
+    let alerts = server.store.events_alerts_of_integration(&seeded.integration_id).await.unwrap();
     assert_eq!(alerts.iter().filter(|a| a.status == "triggered").count(), 1, "the suppressed alert was replaced");
 }
 
 #[tokio::test]
 async fn incident_numbers_increase_without_gaps() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
-    let sends = (0..20).map(|i| server.enqueue(trigger(&seeded.integration_key, &format!("k{}", i % 10))));
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
+    let sends = (0..20).map(|i| server.enqueue(v2_trigger(&seeded.integration_key, &format!("k{}", i % 10))));
     for (status, _) in futures::future::join_all(sends).await {
         assert_eq!(status, 202);
     }
     server.events_processed().await;
     let numbers: Vec<i64> = server
         .store
-        .incidents_of_service(&seeded.service_id)
+        .events_incidents_of_service(&seeded.service_id)
         .await
         .unwrap()
         .iter()
@@ -378,11 +378,11 @@ async fn incident_numbers_increase_without_gaps() {
 #[tokio::test]
 async fn an_accepted_event_is_processed_within_a_second() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
     let started = std::time::Instant::now();
-    assert_eq!(server.enqueue(trigger(&seeded.integration_key, "fast")).await.0, 202);
+    assert_eq!(server.enqueue(v2_trigger(&seeded.integration_key, "fast")).await.0, 202);
     loop {
-        if !server.store.incidents_of_service(&seeded.service_id).await.unwrap().is_empty() {
+        if !server.store.events_incidents_of_service(&seeded.service_id).await.unwrap().is_empty() {
             break;
         }
         assert!(started.elapsed() < std::time::Duration::from_secs(1), "no incident a second after the 202");
@@ -393,13 +393,13 @@ async fn an_accepted_event_is_processed_within_a_second() {
 #[tokio::test]
 async fn an_exhausted_rate_limit_answers_429_with_retry_after() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
-    testing::set_integration_rate_limit(&server.store, &seeded.integration_id, Some(2)).await.unwrap();
-    assert_eq!(server.enqueue(trigger(&seeded.integration_key, "a")).await.0, 202);
-    assert_eq!(server.enqueue(trigger(&seeded.integration_key, "b")).await.0, 202);
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
+    testing::fixture_integration_rate_limit(&server.store, &seeded.integration_id, Some(2)).await.unwrap();
+    assert_eq!(server.enqueue(v2_trigger(&seeded.integration_key, "a")).await.0, 202);
+    assert_eq!(server.enqueue(v2_trigger(&seeded.integration_key, "b")).await.0, 202);
     let response = server
         .anon(reqwest::Method::POST, "/v2/enqueue")
-        .json(&trigger(&seeded.integration_key, "c"))
+        .json(&v2_trigger(&seeded.integration_key, "c"))
         .send()
         .await
         .unwrap();
@@ -415,8 +415,8 @@ async fn an_exhausted_rate_limit_answers_429_with_retry_after() {
 #[tokio::test]
 async fn an_exhausted_rate_limit_answers_403_on_v1() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
-    testing::set_integration_rate_limit(&server.store, &seeded.integration_id, Some(1)).await.unwrap();
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
+    testing::fixture_integration_rate_limit(&server.store, &seeded.integration_id, Some(1)).await.unwrap();
     let event = json!({"service_key": seeded.integration_key, "event_type": "trigger", "description": "d"});
     assert_eq!(server.send_event("/generic/2010-04-15/create_event.json", event.clone()).await.0, 200);
     let (status, body) = server.send_event("/generic/2010-04-15/create_event.json", event).await;
@@ -426,21 +426,21 @@ async fn an_exhausted_rate_limit_answers_403_on_v1() {
 #[tokio::test]
 async fn a_body_over_512_kb_is_a_413_in_the_events_shape() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
-    let mut event = trigger(&seeded.integration_key, "big");
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
+    let mut event = v2_trigger(&seeded.integration_key, "big");
     event["payload"]["custom_details"] = json!({"blob": "x".repeat(600 * 1024)});
     let (status, body) = server.enqueue(event).await;
     assert_eq!(status, 413);
     assert_eq!(body["status"], "invalid event");
     assert!(errors(&body)[0].contains("524288"), "{body}");
     // The connection was not reset: the same client keeps working.
-    assert_eq!(server.enqueue(trigger(&seeded.integration_key, "small")).await.0, 202);
+    assert_eq!(server.enqueue(v2_trigger(&seeded.integration_key, "small")).await.0, 202);
 }
 
 #[tokio::test]
 async fn v1_trigger_answers_200_with_the_incident_key_and_ignores_stray_fields() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
     let (status, body) = server
         .send_event(
             "/generic/2010-04-15/create_event.json",
@@ -459,7 +459,7 @@ async fn v1_trigger_answers_200_with_the_incident_key_and_ignores_stray_fields()
         .await;
     assert_eq!(status, 200);
     server.events_processed().await;
-    let incidents = server.store.incidents_of_service(&seeded.service_id).await.unwrap();
+    let incidents = server.store.events_incidents_of_service(&seeded.service_id).await.unwrap();
     assert_eq!(incidents.len(), 1);
     assert_eq!(incidents[0].title, "[FIRING:1] DiskFull");
     assert_eq!(incidents[0].status, "resolved");
@@ -468,7 +468,7 @@ async fn v1_trigger_answers_200_with_the_incident_key_and_ignores_stray_fields()
 #[tokio::test]
 async fn v1_rejects_a_bad_event_type_in_its_400_shape() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
     let (status, body) = server
         .send_event(
             "/generic/2010-04-15/create_event.json",
@@ -486,7 +486,7 @@ async fn v1_rejects_a_bad_event_type_in_its_400_shape() {
 #[tokio::test]
 async fn alertmanagers_trigger_repeat_and_resolve_make_one_incident() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
     let key = "5b0c0a8f3b1a9e0e6f3c1d2a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c";
     let event = |action: &str| {
         json!({"routing_key": seeded.integration_key, "event_action": action, "dedup_key": key,
@@ -500,7 +500,7 @@ async fn alertmanagers_trigger_repeat_and_resolve_make_one_incident() {
     assert_eq!(server.enqueue(event("trigger")).await.0, 202);
     assert_eq!(server.enqueue(event("resolve")).await.0, 202);
     server.events_processed().await;
-    let incidents = server.store.incidents_of_service(&seeded.service_id).await.unwrap();
+    let incidents = server.store.events_incidents_of_service(&seeded.service_id).await.unwrap();
     assert_eq!(incidents.len(), 1);
     assert_eq!(incidents[0].status, "resolved");
 }
@@ -508,14 +508,14 @@ async fn alertmanagers_trigger_repeat_and_resolve_make_one_incident() {
 #[tokio::test]
 async fn zabbix_acknowledge_without_payload_acknowledges() {
     let server = TestServer::start().await;
-    let seeded = server.seed(SeedOptions::default()).await;
-    let mut event = trigger(&seeded.integration_key, "12345");
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
+    let mut event = v2_trigger(&seeded.integration_key, "12345");
     event["client"] = json!("Zabbix");
     event["client_url"] = json!("https://zabbix.example/");
     event["links"] = json!([{"href": "https://zabbix.example/tr_events.php?eventid=12345", "text": "Event link"}]);
     server.enqueue(event).await;
-    let (status, body) = server.enqueue(action(&seeded.integration_key, "acknowledge", "12345")).await;
+    let (status, body) = server.enqueue(v2_action(&seeded.integration_key, "acknowledge", "12345")).await;
     assert_eq!((status, body["status"].as_str()), (202, Some("success")));
     server.events_processed().await;
-    assert_eq!(server.store.incidents_of_service(&seeded.service_id).await.unwrap()[0].status, "acknowledged");
+    assert_eq!(server.store.events_incidents_of_service(&seeded.service_id).await.unwrap()[0].status, "acknowledged");
 }

@@ -1,7 +1,7 @@
 //! "202 means durable": the real binary takes events from many connections, is killed with SIGKILL
 //! mid-load, restarts on the same data, and every event it answered 202 is reflected as an alert.
 
-use crate::common::{backend_is_postgres, trigger};
+use crate::common::{backend_is_postgres, v2_trigger};
 use klaxon_store::testing::SeedOptions;
 use klaxon_store::{Location, Store};
 use std::process::{Child, Command, Stdio};
@@ -100,7 +100,7 @@ async fn scenario() {
             while !stop.load(Ordering::Relaxed) {
                 let dedup = format!("c{connection}-{i}");
                 i += 1;
-                match client.post(format!("{base}/v2/enqueue")).json(&trigger(&key, &dedup)).send().await {
+                match client.post(format!("{base}/v2/enqueue")).json(&v2_trigger(&key, &dedup)).send().await {
                     Ok(r) if r.status().as_u16() == 202 => accepted.lock().unwrap().push(dedup),
                     Ok(_) => {}
                     Err(_) => break, // the server is gone
@@ -133,7 +133,7 @@ async fn scenario() {
         assert!(Instant::now() < deadline, "backlog not processed within 60 s of the restart");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let alerts = store.alerts_of_integration(&seeded.integration_id).await.unwrap();
+    let alerts = store.events_alerts_of_integration(&seeded.integration_id).await.unwrap();
     let keys: std::collections::HashSet<&str> = alerts.iter().map(|a| a.alert_key.as_str()).collect();
     let missing: Vec<&String> = accepted.iter().filter(|k| !keys.contains(k.as_str())).collect();
     assert!(
@@ -143,7 +143,7 @@ async fn scenario() {
         accepted.len(),
         &missing[..missing.len().min(5)]
     );
-    let incidents = store.incidents_of_service(&seeded.service_id).await.unwrap();
+    let incidents = store.events_incidents_of_service(&seeded.service_id).await.unwrap();
     assert_eq!(incidents.len(), alerts.len(), "one incident per alert");
     store.close().await;
 }
