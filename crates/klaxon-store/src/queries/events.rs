@@ -5,6 +5,7 @@ use crate::events::{AlertRow, EventIncidentRow, InboxItem, InboxRow, Integration
 use crate::{Result, ids};
 use klaxon_core::events::{AlertEvent, Decision, EventAction, IncidentChoice, choose_incident, decide, urgency_for};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 
 pub type Tx<'a> = sqlx::Transaction<'a, Db>;
 
@@ -70,9 +71,10 @@ pub async fn process_batch(p: &Pools, limit: i64, now: i64) -> Result<usize> {
     lock_event_processing(&mut tx).await?;
     let sql = format!("SELECT {INBOX_COLUMNS} FROM events WHERE processed_at IS NULL ORDER BY seq LIMIT $1");
     let rows = sqlx::query_as::<Db, InboxRow>(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(&mut *tx).await?;
+    let mut cache = BatchCache::default();
     for row in &rows {
         let outcome = match row.kind.as_str() {
-            "alert" => apply_alert(&mut tx, row).await?,
+            "alert" => apply_alert(&mut tx, &mut cache, row).await?,
             _ => outcomes::DROPPED.to_string(),
         };
         sqlx::query("UPDATE events SET processed_at = $1, outcome = $2 WHERE seq = $3")
@@ -150,7 +152,7 @@ pub async fn log_entry_types(p: &Pools, incident_id: &str) -> Result<Vec<(String
 }
 
 /// The service facts processing needs.
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 struct ServiceFacts {
     status: String,
     incident_urgency_rule: String,
@@ -158,16 +160,79 @@ struct ServiceFacts {
     deleted_at: Option<i64>,
 }
 
+/// Configuration read once per batch (services, their maintenance windows, policies' first-rule users):
+/// it cannot change under the batch transaction, and re-reading it per event would dominate the cost.
+#[derive(Default)]
+struct BatchCache {
+    services: HashMap<String, Option<ServiceFacts>>,
+    /// `(start, end)` of each maintenance window of a service.
+    windows: HashMap<String, Vec<(i64, i64)>>,
+    /// The user targets of a policy's first rule.
+    assignees: HashMap<String, Vec<String>>,
+}
+
+impl BatchCache {
+    async fn service(&mut self, tx: &mut Tx<'_>, service_id: &str) -> Result<Option<ServiceFacts>> {
+        if let Some(found) = self.services.get(service_id) {
+            return Ok(found.clone());
+        }
+        let service: Option<ServiceFacts> = sqlx::query_as(
+            "SELECT status, incident_urgency_rule, escalation_policy_id, deleted_at FROM services WHERE id = $1",
+        )
+        .bind(service_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        self.services.insert(service_id.to_string(), service.clone());
+        Ok(service)
+    }
+
+    async fn in_maintenance(&mut self, tx: &mut Tx<'_>, service_id: &str, at: i64) -> Result<bool> {
+        if !self.windows.contains_key(service_id) {
+            let windows: Vec<(i64, i64)> = sqlx::query_as(
+                "SELECT mw.start_time, mw.end_time FROM maintenance_window_services mws
+                 JOIN maintenance_windows mw ON mw.id = mws.maintenance_window_id
+                 WHERE mws.service_id = $1",
+            )
+            .bind(service_id)
+            .fetch_all(&mut **tx)
+            .await?;
+            self.windows.insert(service_id.to_string(), windows);
+        }
+        Ok(self.windows.get(service_id).is_some_and(|w| w.iter().any(|(start, end)| *start <= at && at < *end)))
+    }
+
+    async fn assignees(&mut self, tx: &mut Tx<'_>, policy_id: &str) -> Result<Vec<String>> {
+        if let Some(found) = self.assignees.get(policy_id) {
+            return Ok(found.clone());
+        }
+        // The user targets of the policy's first rule (schedule targets come with schedules).
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT t.target_id FROM escalation_rules r
+             JOIN escalation_targets t ON t.escalation_rule_id = r.id
+             JOIN users u ON u.id = t.target_id AND u.deleted_at IS NULL
+             WHERE r.escalation_policy_id = $1 AND t.target_type = 'user'
+               AND r.position = (SELECT MIN(position) FROM escalation_rules WHERE escalation_policy_id = $1)
+             ORDER BY t.position",
+        )
+        .bind(policy_id)
+        .fetch_all(&mut **tx)
+        .await?;
+        let mut ids: Vec<String> = Vec::new();
+        for (id,) in rows {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        self.assignees.insert(policy_id.to_string(), ids.clone());
+        Ok(ids)
+    }
+}
+
 /// Applies one alert event inside the batch transaction; returns the outcome to stamp.
-async fn apply_alert(tx: &mut Tx<'_>, row: &InboxRow) -> Result<String> {
+async fn apply_alert(tx: &mut Tx<'_>, cache: &mut BatchCache, row: &InboxRow) -> Result<String> {
     let event: AlertEvent = serde_json::from_str(&row.body)?;
     let at = row.received_at;
-    let service: Option<ServiceFacts> = sqlx::query_as(
-        "SELECT status, incident_urgency_rule, escalation_policy_id, deleted_at FROM services WHERE id = $1",
-    )
-    .bind(&row.service_id)
-    .fetch_optional(&mut **tx)
-    .await?;
+    let service = cache.service(tx, &row.service_id).await?;
     let Some(service) = service.filter(|s| s.deleted_at.is_none()) else {
         return Ok(format!("{}: service deleted", outcomes::DROPPED));
     };
@@ -196,7 +261,7 @@ async fn apply_alert(tx: &mut Tx<'_>, row: &InboxRow) -> Result<String> {
             Ok(outcomes::DEDUPLICATED.into())
         }
         Decision::CreateAlert => {
-            let suppressed = service.status == "disabled" || in_maintenance(tx, &row.service_id, at).await?;
+            let suppressed = service.status == "disabled" || cache.in_maintenance(tx, &row.service_id, at).await?;
             if suppressed {
                 let bumped = sqlx::query(
                     "UPDATE alerts SET trigger_count = trigger_count + 1, last_occurred_at = $1, updated_at = $1
@@ -215,7 +280,7 @@ async fn apply_alert(tx: &mut Tx<'_>, row: &InboxRow) -> Result<String> {
             resolve_suppressed(tx, row, &event.dedup_key, at).await?;
             match choose_incident(&event, &[]) {
                 IncidentChoice::New | IncidentChoice::Join(_) => {
-                    create_incident(tx, &event, row, &service, &channel).await?;
+                    create_incident(tx, cache, &event, row, &service, &channel).await?;
                 }
             }
             Ok(outcomes::CREATED.into())
@@ -287,19 +352,6 @@ fn channel(event: &AlertEvent) -> Value {
     c
 }
 
-async fn in_maintenance(tx: &mut Tx<'_>, service_id: &str, at: i64) -> Result<bool> {
-    let found: Option<(String,)> = sqlx::query_as(
-        "SELECT mw.id FROM maintenance_window_services mws
-         JOIN maintenance_windows mw ON mw.id = mws.maintenance_window_id
-         WHERE mws.service_id = $1 AND mw.start_time <= $2 AND mw.end_time > $2 LIMIT 1",
-    )
-    .bind(service_id)
-    .bind(at)
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(found.is_some())
-}
-
 /// Resolves the open suppressed alert with this key, if any; returns how many it resolved.
 async fn resolve_suppressed(tx: &mut Tx<'_>, row: &InboxRow, key: &str, at: i64) -> Result<u64> {
     let done = sqlx::query(
@@ -367,6 +419,22 @@ async fn log_entry(
     at: i64,
 ) -> Result<String> {
     let id = ids::long_id();
+    log_entry_with_id(tx, &id, kind, incident_id, alert_id, row, channel, user_id, at).await?;
+    Ok(id)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn log_entry_with_id(
+    tx: &mut Tx<'_>,
+    id: &str,
+    kind: &str,
+    incident_id: Option<&str>,
+    alert_id: Option<&str>,
+    row: &InboxRow,
+    channel: &Value,
+    user_id: Option<&str>,
+    at: i64,
+) -> Result<()> {
     let summary = match kind {
         "trigger_log_entry" => "Triggered through the API".to_string(),
         "acknowledge_log_entry" => "Acknowledged through the API".to_string(),
@@ -384,7 +452,7 @@ async fn log_entry(
                                   summary, user_id, details, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10, NULL, $11)",
     )
-    .bind(&id)
+    .bind(id)
     .bind(kind)
     .bind(incident_id)
     .bind(alert_id)
@@ -397,11 +465,12 @@ async fn log_entry(
     .bind(at)
     .execute(&mut **tx)
     .await?;
-    Ok(id)
+    Ok(())
 }
 
 async fn create_incident(
     tx: &mut Tx<'_>,
+    cache: &mut BatchCache,
     event: &AlertEvent,
     row: &InboxRow,
     service: &ServiceFacts,
@@ -415,13 +484,14 @@ async fn create_incident(
     let rule: Value = serde_json::from_str(&service.incident_urgency_rule).unwrap_or(Value::Null);
     let urgency = urgency_for(&rule, event.severity.as_deref());
     let incident_id = ids::resource_id();
+    let log_id = ids::long_id();
     let title = event.summary.clone().unwrap_or_default();
     sqlx::query(
         "INSERT INTO incidents (id, incident_number, title, description, service_id, escalation_policy_id, status,
                                 urgency, priority_id, incident_key, assigned_via, escalation_level, body_details,
-                                last_status_change_at, last_status_change_by_type, last_status_change_by_id,
-                                created_at, updated_at)
-         VALUES ($1, $2, $3, $3, $4, $5, 'triggered', $6, NULL, $7, 'escalation_policy', 1, $8, $9,
+                                first_trigger_log_entry_id, last_status_change_at, last_status_change_by_type,
+                                last_status_change_by_id, created_at, updated_at)
+         VALUES ($1, $2, $3, $3, $4, $5, 'triggered', $6, NULL, $7, 'escalation_policy', 1, $8, $10, $9,
                  'service_reference', $4, $9, $9)",
     )
     .bind(&incident_id)
@@ -433,34 +503,14 @@ async fn create_incident(
     .bind(&event.dedup_key)
     .bind(event.custom_details.as_ref().map(Value::to_string))
     .bind(at)
+    .bind(&log_id)
     .execute(&mut **tx)
     .await?;
-    let alert_id = insert_alert(tx, event, row, Some(&incident_id), false, None).await?;
-    let log_id =
-        log_entry(tx, "trigger_log_entry", Some(&incident_id), Some(&alert_id), row, channel, None, at).await?;
-    sqlx::query("UPDATE alerts SET first_trigger_log_entry_id = $1 WHERE id = $2")
-        .bind(&log_id)
-        .bind(&alert_id)
-        .execute(&mut **tx)
+    let alert_id = insert_alert(tx, event, row, Some(&incident_id), false, Some(&log_id)).await?;
+    log_entry_with_id(tx, &log_id, "trigger_log_entry", Some(&incident_id), Some(&alert_id), row, channel, None, at)
         .await?;
-    sqlx::query("UPDATE incidents SET first_trigger_log_entry_id = $1 WHERE id = $2")
-        .bind(&log_id)
-        .bind(&incident_id)
-        .execute(&mut **tx)
-        .await?;
-    // Assign to the user targets of the policy's first rule (schedule targets come with schedules).
-    let assignees: Vec<(String,)> = sqlx::query_as(
-        "SELECT t.target_id FROM escalation_rules r
-         JOIN escalation_targets t ON t.escalation_rule_id = r.id
-         JOIN users u ON u.id = t.target_id AND u.deleted_at IS NULL
-         WHERE r.escalation_policy_id = $1 AND t.target_type = 'user'
-           AND r.position = (SELECT MIN(position) FROM escalation_rules WHERE escalation_policy_id = $1)
-         ORDER BY t.position",
-    )
-    .bind(&service.escalation_policy_id)
-    .fetch_all(&mut **tx)
-    .await?;
-    for (user_id,) in &assignees {
+    let assignees = cache.assignees(tx, &service.escalation_policy_id).await?;
+    for user_id in &assignees {
         let inserted = sqlx::query(
             "INSERT INTO incident_assignments (incident_id, user_id, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
@@ -470,7 +520,8 @@ async fn create_incident(
         .execute(&mut **tx)
         .await?;
         if inserted.rows_affected() > 0 {
-            log_entry(tx, "assign_log_entry", Some(&incident_id), None, row, channel, Some(user_id), at).await?;
+            log_entry(tx, "assign_log_entry", Some(&incident_id), None, row, channel, Some(user_id.as_str()), at)
+                .await?;
         }
     }
     sqlx::query("UPDATE services SET last_incident_timestamp = $1 WHERE id = $2")
