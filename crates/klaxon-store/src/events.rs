@@ -150,6 +150,12 @@ impl Store {
         dispatch!(self, p => q::events::fail_oldest(p, reason, now_ms))
     }
 
+    /// Retention: deletes inbox rows processed before `inbox_before_ms` (their effects live on in alerts,
+    /// incidents and log entries) and change events received before `changes_before_ms`.
+    pub async fn prune_events(&self, inbox_before_ms: i64, changes_before_ms: i64) -> Result<u64> {
+        dispatch!(self, p => q::events::prune(p, inbox_before_ms, changes_before_ms))
+    }
+
     /// How many accepted events are waiting to be processed.
     pub async fn unprocessed_event_count(&self) -> Result<i64> {
         dispatch!(self, p => q::events::unprocessed_count(p))

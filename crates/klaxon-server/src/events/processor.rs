@@ -5,6 +5,10 @@
 //! the backlog). It is woken right after each commit of alert events and also polls, so events committed
 //! by another node (PostgreSQL) or left over from a crash are picked up. A row that keeps failing on its
 //! own is stamped `failed: <reason>` after a few attempts, so one poisoned event cannot stall the inbox.
+//!
+//! Retention, every [`PRUNE_EVERY`]: processed inbox rows are kept [`INBOX_RETENTION_DAYS`] days (for
+//! diagnostics; their effects live on in alerts, incidents and log entries) and change events
+//! [`CHANGE_EVENT_RETENTION_DAYS`] days, as on PagerDuty.
 
 use crate::app::App;
 use std::time::Duration;
@@ -13,6 +17,12 @@ use std::time::Duration;
 pub const BATCH: i64 = 64;
 /// How often the inbox is checked without a wake-up.
 pub const POLL: Duration = Duration::from_millis(250);
+/// How often old inbox rows and change events are deleted.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(600);
+pub const INBOX_RETENTION_DAYS: i64 = 7;
+pub const CHANGE_EVENT_RETENTION_DAYS: i64 = 90;
+const DAY_MS: i64 = 86_400_000;
+
 /// Attempts of a single failing row before it is stamped failed.
 const MAX_SINGLE_ATTEMPTS: u32 = 3;
 
@@ -24,9 +34,20 @@ pub fn spawn(app: &App) -> tokio::task::JoinHandle<()> {
 async fn run(app: App) {
     let wakeup = app.events.wakeup.clone();
     let mut single_failures = 0u32;
+    let mut last_prune: Option<std::time::Instant> = None;
     loop {
         if app.shutdown.is_cancelled() {
             break;
+        }
+        if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            last_prune = Some(std::time::Instant::now());
+            let now = app.now_ms();
+            let (inbox, changes) = (now - INBOX_RETENTION_DAYS * DAY_MS, now - CHANGE_EVENT_RETENTION_DAYS * DAY_MS);
+            match app.store.prune_events(inbox, changes).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "pruned old events"),
+                Err(e) => tracing::warn!(error = %e, "pruning old events failed"),
+            }
         }
         match app.store.process_events(BATCH, app.now_ms()).await {
             Ok(n) => {

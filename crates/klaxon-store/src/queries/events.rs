@@ -640,3 +640,17 @@ pub async fn fixture_integration(p: &Pools, service_id: &str, kind: &str, now: i
     tx.commit().await?;
     Ok((id, key))
 }
+
+/// Deletes processed inbox rows processed before `inbox_before` and change events received before
+/// `changes_before`; returns how many rows went.
+pub async fn prune(p: &Pools, inbox_before: i64, changes_before: i64) -> Result<u64> {
+    let mut tx = begin_write(p).await?;
+    let inbox = sqlx::query("DELETE FROM events WHERE processed_at IS NOT NULL AND processed_at < $1")
+        .bind(inbox_before)
+        .execute(&mut *tx)
+        .await?;
+    let changes =
+        sqlx::query("DELETE FROM change_events WHERE received_at < $1").bind(changes_before).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(inbox.rows_affected() + changes.rows_affected())
+}

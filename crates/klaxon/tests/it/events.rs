@@ -519,3 +519,16 @@ async fn zabbix_acknowledge_without_payload_acknowledges() {
     server.events_processed().await;
     assert_eq!(server.store.events_incidents_of_service(&seeded.service_id).await.unwrap()[0].status, "acknowledged");
 }
+
+#[tokio::test]
+async fn processed_inbox_rows_are_pruned_after_their_retention_and_alerts_stay() {
+    let server = TestServer::start_with_clock("2026-01-01T00:00:00Z".parse().unwrap()).await;
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
+    server.enqueue(v2_trigger(&seeded.integration_key, "k")).await;
+    server.events_processed().await;
+    let now = server.app.now_ms();
+    assert_eq!(server.store.prune_events(now - 1, 0).await.unwrap(), 0, "nothing is old enough yet");
+    assert_eq!(server.store.prune_events(now + 1, 0).await.unwrap(), 1);
+    assert!(server.store.events_inbox().await.unwrap().is_empty());
+    assert_eq!(server.store.events_alerts_of_integration(&seeded.integration_id).await.unwrap().len(), 1);
+}
