@@ -96,3 +96,8 @@ pub async fn fixture_extra_integration(
 ) -> Result<(String, String)> {
     crate::dispatch!(store, p => q::events::fixture_integration(p, service_id, kind, now_ms))
 }
+
+/// Test fixture: sets an incident's status directly, leaving its alerts alone (as another code path might).
+pub async fn fixture_incident_status(store: &crate::Store, incident_id: &str, status: &str) -> Result<()> {
+    crate::dispatch!(store, p => q::events::fixture_incident_status(p, incident_id, status))
+}

@@ -236,14 +236,28 @@ async fn apply_alert(tx: &mut Tx<'_>, cache: &mut BatchCache, row: &InboxRow) ->
     let Some(service) = service.filter(|s| s.deleted_at.is_none()) else {
         return Ok(format!("{}: service deleted", outcomes::DROPPED));
     };
-    let open: Option<(String, Option<String>)> = sqlx::query_as(
-        "SELECT id, incident_id FROM alerts
-         WHERE integration_id = $1 AND alert_key = $2 AND status = 'triggered' AND suppressed = FALSE",
+    let found: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT a.id, a.incident_id, i.status FROM alerts a LEFT JOIN incidents i ON i.id = a.incident_id
+         WHERE a.integration_id = $1 AND a.alert_key = $2 AND a.status = 'triggered' AND a.suppressed = FALSE",
     )
     .bind(&row.integration_id)
     .bind(&event.dedup_key)
     .fetch_optional(&mut **tx)
     .await?;
+    // An open alert whose incident was resolved some other way (the REST API, a timer) is stale: it is
+    // resolved now, so a trigger opens a new incident instead of deduplicating into a resolved one.
+    let open = match found {
+        Some((alert_id, _, Some(status))) if status == "resolved" => {
+            sqlx::query("UPDATE alerts SET status = 'resolved', resolved_at = $1, updated_at = $1 WHERE id = $2")
+                .bind(at)
+                .bind(&alert_id)
+                .execute(&mut **tx)
+                .await?;
+            None
+        }
+        Some((alert_id, incident_id, _)) => Some((alert_id, incident_id)),
+        None => None,
+    };
     let channel = channel(&event);
     match decide(event.action, open.is_some()) {
         Decision::Deduplicate => {
@@ -653,4 +667,15 @@ pub async fn prune(p: &Pools, inbox_before: i64, changes_before: i64) -> Result<
         sqlx::query("DELETE FROM change_events WHERE received_at < $1").bind(changes_before).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(inbox.rows_affected() + changes.rows_affected())
+}
+
+pub async fn fixture_incident_status(p: &Pools, incident_id: &str, status: &str) -> Result<()> {
+    let mut tx = begin_write(p).await?;
+    sqlx::query("UPDATE incidents SET status = $1 WHERE id = $2")
+        .bind(status)
+        .bind(incident_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }

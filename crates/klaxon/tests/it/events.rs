@@ -532,3 +532,21 @@ async fn processed_inbox_rows_are_pruned_after_their_retention_and_alerts_stay()
     assert!(server.store.events_inbox().await.unwrap().is_empty());
     assert_eq!(server.store.events_alerts_of_integration(&seeded.integration_id).await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_trigger_on_an_alert_whose_incident_was_resolved_elsewhere_opens_a_new_incident() {
+    let server = TestServer::start().await;
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
+    server.enqueue(v2_trigger(&seeded.integration_key, "k")).await;
+    server.events_processed().await;
+    let first = server.store.events_incidents_of_service(&seeded.service_id).await.unwrap()[0].id.clone();
+    testing::fixture_incident_status(&server.store, &first, "resolved").await.unwrap();
+    server.enqueue(v2_trigger(&seeded.integration_key, "k")).await;
+    server.events_processed().await;
+    let incidents = server.store.events_incidents_of_service(&seeded.service_id).await.unwrap();
+    assert_eq!(incidents.len(), 2);
+    let alerts = server.store.events_alerts_of_integration(&seeded.integration_id).await.unwrap();
+    let mut statuses: Vec<_> = alerts.iter().map(|a| a.status.as_str()).collect();
+    statuses.sort();
+    assert_eq!(statuses, vec!["resolved", "triggered"]);
+}
