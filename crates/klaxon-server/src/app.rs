@@ -79,13 +79,15 @@ impl AppBuilder {
     }
 
     pub fn build(self) -> App {
+        let metrics = Metrics::new();
+        let events = crate::events::Ingest::new(self.events_rate_limit_per_minute, &metrics);
         App(Arc::new(AppInner {
             store: self.store,
             clock: self.clock,
             public_url: self.public_url,
-            metrics: Metrics::new(),
+            metrics,
             shutdown: CancellationToken::new(),
-            events: crate::events::Ingest::new(self.events_rate_limit_per_minute),
+            events,
         }))
     }
 }

@@ -17,6 +17,7 @@
 use crate::app::App;
 use crate::events::ratelimit::RateLimiter;
 use klaxon_store::events::{InboxItem, IntegrationRoute};
+use prometheus_client::metrics::histogram::Histogram;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -58,12 +59,24 @@ pub struct Ingest {
     pub wakeup: Arc<Notify>,
     /// Server default events per minute per routing key (0 = unlimited).
     pub default_rate_limit_per_minute: u32,
+    /// Events per group commit, and how long each commit took.
+    batch_size: Histogram,
+    commit_seconds: Histogram,
 }
 
 impl Ingest {
-    pub fn new(default_rate_limit_per_minute: u32) -> Self {
+    /// Registers its metrics (`klaxon_events_commit_batch_size`, `klaxon_events_commit_seconds`) in `metrics`.
+    pub fn new(default_rate_limit_per_minute: u32, metrics: &crate::metrics::Metrics) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let batch_size = Histogram::new([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0]);
+        let commit_seconds = Histogram::new([0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]);
+        metrics.with_registry(|r| {
+            r.register("events_commit_batch_size", "Events committed per group commit", batch_size.clone());
+            r.register("events_commit_seconds", "Duration of each events group commit", commit_seconds.clone());
+        });
         Self {
+            batch_size,
+            commit_seconds,
             tx,
             rx: Mutex::new(Some(rx)),
             routes: Mutex::new(HashMap::new()),
@@ -158,7 +171,11 @@ async fn commit(app: &App, batch: Vec<Pending>) {
     let (items, senders): (Vec<InboxItem>, Vec<_>) = batch.into_iter().map(|p| (p.item, p.done)).unzip();
     let now = app.now_ms();
     let has_alerts = items.iter().any(|i| matches!(i, InboxItem::Alert { .. }));
-    match app.store.accept_events(&items, now).await {
+    let started = Instant::now();
+    let result = app.store.accept_events(&items, now).await;
+    app.events.batch_size.observe(items.len() as f64);
+    app.events.commit_seconds.observe(started.elapsed().as_secs_f64());
+    match result {
         Ok(()) => {
             for done in senders {
                 let _ = done.send(Ok(()));
@@ -197,7 +214,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_refuses_at_once_instead_of_waiting() {
-        let ingest = Ingest::new(0);
+        let ingest = Ingest::new(0, &crate::metrics::Metrics::new());
         // No writer runs: every accepted item stays queued (its answer never comes).
         for n in 0..QUEUE_CAPACITY {
             assert!(ingest.accept(item(n)).now_or_never().is_none(), "item {n} should wait for its commit");
@@ -207,7 +224,7 @@ mod tests {
 
     #[test]
     fn an_integrations_own_limit_wins_over_the_server_default() {
-        let ingest = Ingest::new(120);
+        let ingest = Ingest::new(120, &crate::metrics::Metrics::new());
         let mut route = IntegrationRoute {
             integration_id: "P".into(),
             service_id: "S".into(),
