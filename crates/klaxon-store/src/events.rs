@@ -22,11 +22,20 @@
 //! blocks a real one: the open-alert unique index is per `(integration, key, suppressed)` (migration 0004),
 //! and a real trigger resolves the suppressed alert it replaces. Resolves also close suppressed alerts.
 //!
+//! On SQLite, accepting also processes: the accept transaction applies the oldest unprocessed rows under a
+//! savepoint before it commits (see [`Store::accept_events`]), so accepting and processing share one fsync
+//! and an event's incident exists when its 202 goes out. The 202 still depends only on the inbox insert:
+//! a processing failure rolls back to the savepoint and the worker retries. The processor worker handles
+//! whatever remains (a backlog after a restart, failures, and everything on PostgreSQL).
+//!
 //! Records take the event's `received_at` as their instant (an event processed after a restart still
 //! shows when it arrived); timers are scheduled from it too.
 
 use crate::{Result, Store, dispatch};
 use klaxon_core::events::ChangeEvent;
+
+/// How many older unprocessed rows an accept transaction may apply besides its own (SQLite).
+pub const INLINE_PROCESSING_EXTRA: i64 = 64;
 
 /// What a routing key resolves to.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -134,9 +143,17 @@ impl Store {
         dispatch!(self, p => q::events::route(p, integration_key))
     }
 
-    /// Commits a batch of accepted events in one write transaction (group commit).
-    pub async fn accept_events(&self, items: &[InboxItem], now_ms: i64) -> Result<()> {
-        dispatch!(self, p => q::events::accept(p, items, now_ms))
+    /// Commits a batch of accepted events in one write transaction (group commit). Returns whether
+    /// the processor should run: on SQLite the same transaction also applies the oldest unprocessed rows
+    /// (up to the batch size plus [`INLINE_PROCESSING_EXTRA`]) under a savepoint, so one fsync covers
+    /// accepting and processing, and only a remaining backlog needs the processor. On PostgreSQL
+    /// (concurrent writers, several nodes) processing is left to the processor.
+    pub async fn accept_events(&self, items: &[InboxItem], now_ms: i64) -> Result<bool> {
+        let inline_limit = match self.kind() {
+            crate::BackendKind::Sqlite => items.len() as i64 + INLINE_PROCESSING_EXTRA,
+            crate::BackendKind::Postgres => 0,
+        };
+        dispatch!(self, p => q::events::accept(p, items, now_ms, inline_limit))
     }
 
     /// Applies up to `limit` unprocessed inbox rows in one transaction; returns how many it processed.

@@ -32,7 +32,7 @@ const EVENT_PROCESSING_LOCK: i64 = 0x6b6c_6178_6f6e_0001;
 
 /// Serializes event processors across nodes for the rest of the transaction (released at commit or
 /// rollback), so two nodes never apply inbox rows concurrently.
-pub async fn lock_event_processing(tx: &mut sqlx::Transaction<'static, Db>) -> Result<()> {
+pub async fn lock_event_processing(tx: &mut sqlx::Transaction<'_, Db>) -> Result<()> {
     sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(EVENT_PROCESSING_LOCK).execute(&mut **tx).await?;
     Ok(())
 }

@@ -52,7 +52,7 @@ pub async fn begin_write(p: &Pools) -> Result<sqlx::Transaction<'static, Db>> {
 
 /// Serializes event processors. SQLite needs nothing: `BEGIN IMMEDIATE` on the one writer connection
 /// already excludes every other writer.
-pub async fn lock_event_processing(_tx: &mut sqlx::Transaction<'static, Db>) -> Result<()> {
+pub async fn lock_event_processing(_tx: &mut sqlx::Transaction<'_, Db>) -> Result<()> {
     Ok(())
 }
 

@@ -101,3 +101,8 @@ pub async fn fixture_extra_integration(
 pub async fn fixture_incident_status(store: &crate::Store, incident_id: &str, status: &str) -> Result<()> {
     crate::dispatch!(store, p => q::events::fixture_incident_status(p, incident_id, status))
 }
+
+/// Test fixture: an unprocessed inbox row with an arbitrary (say, undecodable) body.
+pub async fn fixture_raw_inbox_row(store: &crate::Store, seeded: &Seeded, body: &str, now_ms: i64) -> Result<()> {
+    crate::dispatch!(store, p => q::events::fixture_raw_inbox_row(p, &seeded.integration_id, &seeded.service_id, body, now_ms))
+}

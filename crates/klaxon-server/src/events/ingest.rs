@@ -170,13 +170,14 @@ async fn run_writer(app: App, mut rx: mpsc::Receiver<Pending>) {
 async fn commit(app: &App, batch: Vec<Pending>) {
     let (items, senders): (Vec<InboxItem>, Vec<_>) = batch.into_iter().map(|p| (p.item, p.done)).unzip();
     let now = app.now_ms();
-    let has_alerts = items.iter().any(|i| matches!(i, InboxItem::Alert { .. }));
     let started = Instant::now();
     let result = app.store.accept_events(&items, now).await;
     app.events.batch_size.observe(items.len() as f64);
     app.events.commit_seconds.observe(started.elapsed().as_secs_f64());
+    let mut wake = false;
     match result {
-        Ok(()) => {
+        Ok(backlog) => {
+            wake = backlog;
             for done in senders {
                 let _ = done.send(Ok(()));
             }
@@ -186,14 +187,15 @@ async fn commit(app: &App, batch: Vec<Pending>) {
             // One bad row (say, an integration deleted a moment ago) must not fail its neighbours.
             for (item, done) in items.into_iter().zip(senders) {
                 let result = app.store.accept_events(std::slice::from_ref(&item), now).await;
-                if let Err(e) = &result {
-                    tracing::error!(error = %e, "event commit failed");
+                match &result {
+                    Ok(backlog) => wake |= *backlog,
+                    Err(e) => tracing::error!(error = %e, "event commit failed"),
                 }
-                let _ = done.send(result.map_err(|_| ()));
+                let _ = done.send(result.map(|_| ()).map_err(|_| ()));
             }
         }
     }
-    if has_alerts {
+    if wake {
         app.events.wakeup.notify_one();
     }
 }

@@ -20,7 +20,12 @@ pub async fn route(p: &Pools, key: &str) -> Result<Option<IntegrationRoute>> {
     .await?)
 }
 
-pub async fn accept(p: &Pools, items: &[InboxItem], now: i64) -> Result<()> {
+/// Commits the batch; with `inline_limit > 0`, also applies up to that many of the oldest unprocessed
+/// rows (the new ones included) inside the same transaction, under a savepoint: one commit (one fsync)
+/// then covers accepting and processing. A processing failure rolls back to the savepoint only, and the
+/// batch still commits (the processor worker retries those rows). Returns whether unprocessed rows may
+/// remain (processing skipped, failed, or stopped at the limit).
+pub async fn accept(p: &Pools, items: &[InboxItem], now: i64, inline_limit: i64) -> Result<bool> {
     let mut tx = begin_write(p).await?;
     for item in items {
         match item {
@@ -59,8 +64,23 @@ pub async fn accept(p: &Pools, items: &[InboxItem], now: i64) -> Result<()> {
             }
         }
     }
+    let has_alerts = items.iter().any(|i| matches!(i, InboxItem::Alert { .. }));
+    let mut backlog = has_alerts;
+    if has_alerts && inline_limit > 0 {
+        let mut savepoint = sqlx::Acquire::begin(&mut tx).await?;
+        match process_rows(&mut savepoint, inline_limit, now).await {
+            Ok(n) => {
+                savepoint.commit().await?;
+                backlog = n as i64 >= inline_limit;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "inline event processing failed; the processor will retry");
+                savepoint.rollback().await?;
+            }
+        }
+    }
     tx.commit().await?;
-    Ok(())
+    Ok(backlog)
 }
 
 const INBOX_COLUMNS: &str =
@@ -68,23 +88,29 @@ const INBOX_COLUMNS: &str =
 
 pub async fn process_batch(p: &Pools, limit: i64, now: i64) -> Result<usize> {
     let mut tx = begin_write(p).await?;
-    lock_event_processing(&mut tx).await?;
+    let n = process_rows(&mut tx, limit, now).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Applies up to `limit` of the oldest unprocessed rows inside `tx`, stamping each.
+async fn process_rows(tx: &mut Tx<'_>, limit: i64, now: i64) -> Result<usize> {
+    lock_event_processing(tx).await?;
     let sql = format!("SELECT {INBOX_COLUMNS} FROM events WHERE processed_at IS NULL ORDER BY seq LIMIT $1");
-    let rows = sqlx::query_as::<Db, InboxRow>(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(&mut *tx).await?;
+    let rows = sqlx::query_as::<Db, InboxRow>(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(&mut **tx).await?;
     let mut cache = BatchCache::default();
     for row in &rows {
         let outcome = match row.kind.as_str() {
-            "alert" => apply_alert(&mut tx, &mut cache, row).await?,
+            "alert" => apply_alert(tx, &mut cache, row).await?,
             _ => outcomes::DROPPED.to_string(),
         };
         sqlx::query("UPDATE events SET processed_at = $1, outcome = $2 WHERE seq = $3")
             .bind(now)
             .bind(outcome)
             .bind(row.seq)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
-    tx.commit().await?;
     Ok(rows.len())
 }
 
@@ -676,6 +702,29 @@ pub async fn fixture_incident_status(p: &Pools, incident_id: &str, status: &str)
         .bind(incident_id)
         .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn fixture_raw_inbox_row(
+    p: &Pools,
+    integration_id: &str,
+    service_id: &str,
+    body: &str,
+    now: i64,
+) -> Result<()> {
+    let mut tx = begin_write(p).await?;
+    sqlx::query(
+        "INSERT INTO events (id, kind, received_at, integration_id, service_id, dedup_key, body)
+         VALUES ($1, 'alert', $2, $3, $4, 'poison', $5)",
+    )
+    .bind(ids::long_id())
+    .bind(now)
+    .bind(integration_id)
+    .bind(service_id)
+    .bind(body)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -550,3 +550,16 @@ async fn a_trigger_on_an_alert_whose_incident_was_resolved_elsewhere_opens_a_new
     statuses.sort();
     assert_eq!(statuses, vec!["resolved", "triggered"]);
 }
+
+#[tokio::test]
+async fn a_poisoned_inbox_row_is_set_aside_and_later_events_still_take_effect() {
+    let server = TestServer::start().await;
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
+    testing::fixture_raw_inbox_row(&server.store, &seeded, "{not an event", server.app.now_ms()).await.unwrap();
+    assert_eq!(server.enqueue(v2_trigger(&seeded.integration_key, "after")).await.0, 202);
+    server.events_processed().await;
+    assert_eq!(server.store.events_incidents_of_service(&seeded.service_id).await.unwrap().len(), 1);
+    let inbox = server.store.events_inbox().await.unwrap();
+    assert!(inbox[0].outcome.as_deref().unwrap().starts_with("failed"), "{:?}", inbox[0].outcome);
+    assert_eq!(inbox[1].outcome.as_deref(), Some("created"));
+}
