@@ -19,6 +19,10 @@ async fn a_change_event_is_accepted_with_202() {
         .await;
     assert_eq!(status, 202);
     assert_eq!(body, json!({"status": "success", "message": "Change event processed"}));
+    assert!(
+        server.store.events_incidents_of_service(&seeded.service_id).await.unwrap().is_empty(),
+        "change events never page"
+    );
 }
 
 #[tokio::test]

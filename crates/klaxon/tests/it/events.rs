@@ -563,3 +563,24 @@ async fn a_poisoned_inbox_row_is_set_aside_and_later_events_still_take_effect() 
     assert!(inbox[0].outcome.as_deref().unwrap().starts_with("failed"), "{:?}", inbox[0].outcome);
     assert_eq!(inbox[1].outcome.as_deref(), Some("created"));
 }
+
+#[tokio::test]
+async fn grafanas_contact_point_payload_is_accepted() {
+    let server = TestServer::start().await;
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
+    let (status, body) = server
+        .enqueue(json!({"routing_key": seeded.integration_key, "event_action": "trigger",
+            "dedup_key": "f0c5d5c0e5e2b1e7d1d47f1a8d0bb1a7c5a5f2b51a4f0a4b7e7f0d5c1b9e3a21",
+            "payload": {"summary": "[FIRING:1]  (HighCPU)", "source": "grafana-host", "severity": "critical",
+                        "class": "default", "component": "Grafana", "group": "default",
+                        "custom_details": {"firing": "Value: A=97", "num_firing": "1", "num_resolved": "0", "resolved": ""}},
+            "images": [{"src": "https://grafana.example/render/1.png"}],
+            "links": [{"href": "https://grafana.example/", "text": "External URL"}],
+            "client": "Grafana", "client_url": "https://grafana.example/"}))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    server.events_processed().await;
+    let alert = &server.store.events_alerts_of_integration(&seeded.integration_id).await.unwrap()[0];
+    assert_eq!(alert.class.as_deref(), Some("default"));
+    assert_eq!(alert.group_name.as_deref(), Some("default"));
+}
