@@ -5,6 +5,7 @@
 //! `tests/purity.rs` fails if this crate gains a dependency on tokio, sqlx, axum or reqwest.
 
 pub mod clock;
+pub mod events;
 pub mod incident;
 pub mod page;
 pub mod role;

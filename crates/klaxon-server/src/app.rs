@@ -28,6 +28,8 @@ pub struct AppInner {
     pub metrics: Metrics,
     /// Cancelled when the server shuts down; background workers watch it.
     pub shutdown: CancellationToken,
+    /// The Events API's writer queue, routing-key cache, rate limiter and processor wake-up.
+    pub events: crate::events::Ingest,
 }
 
 impl Deref for App {
@@ -42,6 +44,7 @@ pub struct AppBuilder {
     store: Store,
     public_url: String,
     clock: Arc<dyn Clock>,
+    events_rate_limit_per_minute: u32,
 }
 
 impl App {
@@ -50,6 +53,7 @@ impl App {
             store,
             public_url: public_url.into().trim_end_matches('/').to_string(),
             clock: Arc::new(SystemClock),
+            events_rate_limit_per_minute: 0,
         }
     }
 
@@ -68,13 +72,22 @@ impl AppBuilder {
         self
     }
 
+    /// Default Events API limit per routing key and minute (0 = unlimited); integrations may override it.
+    pub fn events_rate_limit_per_minute(mut self, per_minute: u32) -> Self {
+        self.events_rate_limit_per_minute = per_minute;
+        self
+    }
+
     pub fn build(self) -> App {
+        let metrics = Metrics::new();
+        let events = crate::events::Ingest::new(self.events_rate_limit_per_minute, &metrics);
         App(Arc::new(AppInner {
             store: self.store,
             clock: self.clock,
             public_url: self.public_url,
-            metrics: Metrics::new(),
+            metrics,
             shutdown: CancellationToken::new(),
+            events,
         }))
     }
 }

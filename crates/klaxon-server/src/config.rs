@@ -23,6 +23,10 @@ pub struct ServerConfig {
     pub log_format: String,
     /// A tracing filter, e.g. `info` or `klaxon=debug,info`.
     pub log_level: String,
+    /// Events API: default limit of events per minute per routing key (0 = unlimited, the default);
+    /// an integration's own `rate_limit_per_minute` overrides it.
+    #[serde(default)]
+    pub events_rate_limit_per_minute: u32,
 }
 
 impl Default for ServerConfig {
@@ -34,6 +38,7 @@ impl Default for ServerConfig {
             public_url: None,
             log_format: "pretty".into(),
             log_level: "info".into(),
+            events_rate_limit_per_minute: 0,
         }
     }
 }
@@ -66,6 +71,7 @@ impl fmt::Debug for ServerConfig {
             .field("public_url", &self.public_url)
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
+            .field("events_rate_limit_per_minute", &self.events_rate_limit_per_minute)
             .finish()
     }
 }

@@ -5,6 +5,8 @@
 //! - [`api`] holds the PagerDuty-compatible REST API, one module per resource.
 //! - [`extract`] turns requests into typed inputs (API key, `From` header, query parameters, JSON bodies)
 //!   and [`error`] turns failures into PagerDuty-shaped error bodies, once, at the boundary.
+//! - [`events`] is the Events API (v2, v1, change events): durable accept with group commit, and the
+//!   processor that turns events into alerts and incidents.
 //! - [`health`] serves `/healthz`, `/readyz`, `/metrics` and `/openapi.json`.
 
 pub mod api;
@@ -12,6 +14,7 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod health;
 pub mod metrics;

@@ -18,8 +18,10 @@ mod postgres;
 mod sqlite;
 pub mod testing;
 
+pub mod change_events;
 pub mod contact_methods;
 pub mod escalation_policies;
+pub mod events;
 pub mod incidents;
 pub mod integrations;
 pub mod jobs;

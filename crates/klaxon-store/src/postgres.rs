@@ -27,6 +27,16 @@ pub async fn begin_write(p: &Pools) -> Result<sqlx::Transaction<'static, Db>> {
     Ok(p.write.begin().await?)
 }
 
+/// Advisory-lock key serializing event processors across nodes ("klaxon events" as an integer).
+const EVENT_PROCESSING_LOCK: i64 = 0x6b6c_6178_6f6e_0001;
+
+/// Serializes event processors across nodes for the rest of the transaction (released at commit or
+/// rollback), so two nodes never apply inbox rows concurrently.
+pub async fn lock_event_processing(tx: &mut sqlx::Transaction<'_, Db>) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(EVENT_PROCESSING_LOCK).execute(&mut **tx).await?;
+    Ok(())
+}
+
 pub async fn schema_columns(pool: &sqlx::Pool<Db>) -> Result<Vec<(String, String)>> {
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT table_name::text, column_name::text FROM information_schema.columns

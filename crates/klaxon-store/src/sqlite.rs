@@ -50,6 +50,12 @@ pub async fn begin_write(p: &Pools) -> Result<sqlx::Transaction<'static, Db>> {
     Ok(p.write.begin_with("BEGIN IMMEDIATE").await?)
 }
 
+/// Serializes event processors. SQLite needs nothing: `BEGIN IMMEDIATE` on the one writer connection
+/// already excludes every other writer.
+pub async fn lock_event_processing(_tx: &mut sqlx::Transaction<'_, Db>) -> Result<()> {
+    Ok(())
+}
+
 pub async fn schema_columns(pool: &sqlx::Pool<Db>) -> Result<Vec<(String, String)>> {
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p

@@ -62,3 +62,47 @@ pub async fn seed_service(store: &crate::Store, options: &SeedOptions, now_ms: i
 pub async fn seed_incident(store: &crate::Store, seeded: &Seeded, status: &str, now_ms: i64) -> Result<String> {
     crate::dispatch!(store, p => q::seed::incident(p, seeded, status, now_ms))
 }
+
+/// Test fixture: sets a service's status (`active` or `disabled`).
+pub async fn fixture_service_status(store: &crate::Store, service_id: &str, status: &str) -> Result<()> {
+    crate::dispatch!(store, p => q::events::fixture_service_status(p, service_id, status))
+}
+
+/// Test fixture: sets an integration's own events-per-minute limit (`None` = the server default).
+pub async fn fixture_integration_rate_limit(
+    store: &crate::Store,
+    integration_id: &str,
+    per_minute: Option<i64>,
+) -> Result<()> {
+    crate::dispatch!(store, p => q::events::fixture_integration_rate_limit(p, integration_id, per_minute))
+}
+
+/// Test fixture: a maintenance window over one service from `start_ms` to `end_ms`; returns its id.
+pub async fn fixture_maintenance_window(
+    store: &crate::Store,
+    service_id: &str,
+    start_ms: i64,
+    end_ms: i64,
+) -> Result<String> {
+    crate::dispatch!(store, p => q::events::fixture_maintenance_window(p, service_id, start_ms, end_ms))
+}
+
+/// Test fixture: another integration of type `kind` on a service; returns `(integration_id, integration_key)`.
+pub async fn fixture_extra_integration(
+    store: &crate::Store,
+    service_id: &str,
+    kind: &str,
+    now_ms: i64,
+) -> Result<(String, String)> {
+    crate::dispatch!(store, p => q::events::fixture_integration(p, service_id, kind, now_ms))
+}
+
+/// Test fixture: sets an incident's status directly, leaving its alerts alone (as another code path might).
+pub async fn fixture_incident_status(store: &crate::Store, incident_id: &str, status: &str) -> Result<()> {
+    crate::dispatch!(store, p => q::events::fixture_incident_status(p, incident_id, status))
+}
+
+/// Test fixture: an unprocessed inbox row with an arbitrary (say, undecodable) body.
+pub async fn fixture_raw_inbox_row(store: &crate::Store, seeded: &Seeded, body: &str, now_ms: i64) -> Result<()> {
+    crate::dispatch!(store, p => q::events::fixture_raw_inbox_row(p, &seeded.integration_id, &seeded.service_id, body, now_ms))
+}

@@ -70,6 +70,9 @@ pub struct ServeArgs {
     /// Base URL of every `self` and `html_url` [default: http://<listen address>].
     #[arg(long, env = "KLAXON_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Events API: default events per minute per routing key; 0 = unlimited [default: 0].
+    #[arg(long, env = "KLAXON_EVENTS_RATE_LIMIT_PER_MINUTE")]
+    pub events_rate_limit_per_minute: Option<u32>,
 }
 
 #[derive(Subcommand, Debug)]

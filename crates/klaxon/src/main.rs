@@ -74,7 +74,9 @@ async fn serve(config: klaxon_server::ServerConfig) -> Result<()> {
     tracing::info!(?config, "starting klaxon");
     let store = open_store(&config).await?;
     bootstrap(&store).await?;
-    let app = klaxon_server::App::builder(store, config.public_base()).build();
+    let app = klaxon_server::App::builder(store, config.public_base())
+        .events_rate_limit_per_minute(config.events_rate_limit_per_minute)
+        .build();
     // The port opens only now, after migrations: a 200 from /healthz means ready for traffic.
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

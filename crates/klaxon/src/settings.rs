@@ -40,6 +40,9 @@ pub fn load(cli: &Cli) -> Result<ServerConfig> {
         if let Some(v) = &serve.public_url {
             figment = figment.merge(Serialized::default("public_url", v));
         }
+        if let Some(v) = serve.events_rate_limit_per_minute {
+            figment = figment.merge(Serialized::default("events_rate_limit_per_minute", v));
+        }
     }
     let config: ServerConfig = figment.extract().context("invalid settings")?;
     if let Some(url) = &config.database_url {

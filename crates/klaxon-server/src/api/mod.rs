@@ -8,6 +8,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
 pub mod abilities;
+pub mod change_events;
 pub mod config_common;
 pub mod escalation_policies;
 pub mod incidents;
@@ -54,6 +55,8 @@ pub fn openapi_router() -> OpenApiRouter<App> {
         .merge(services::routes())
         .merge(maintenance_windows::routes())
         .merge(vendors::routes())
+        .merge(change_events::routes())
+        .merge(crate::events::routes())
 }
 
 /// The OpenAPI document as served at `/openapi.json`.
@@ -101,6 +104,9 @@ mod tests {
 }
 
 /// Starts the background workers (event processing, timers) that live as long as the server.
-pub fn spawn_workers(_app: &App) -> Vec<tokio::task::JoinHandle<()>> {
-    Vec::new()
+pub fn spawn_workers(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut workers = Vec::new();
+    workers.extend(crate::events::ingest::spawn_writer(app));
+    workers.push(crate::events::processor::spawn(app));
+    workers
 }

@@ -3,11 +3,13 @@
 //! dialects accept.
 
 #[allow(unused_imports)]
-pub(crate) use super::{Db, Pools, begin_write};
+pub(crate) use super::{Db, Pools, begin_write, lock_event_processing};
 
+pub mod change_events;
 pub mod config_filter;
 pub mod contact_methods;
 pub mod escalation_policies;
+pub mod events;
 pub mod incidents;
 pub mod integrations;
 pub mod jobs;

@@ -179,3 +179,47 @@ pub fn error_text(body: &Value) -> String {
         .map(|e| e.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; "))
         .unwrap_or_default()
 }
+
+// ---- Events API helpers -------------------------------------------------------------------------------
+
+impl TestServer {
+    /// Seeds a service (user, policy, service, one integration) straight into the store.
+    pub async fn seed_for_events(&self, options: klaxon_store::testing::SeedOptions) -> klaxon_store::testing::Seeded {
+        klaxon_store::testing::seed_service(&self.store, &options, self.app.now_ms()).await.expect("seed service")
+    }
+
+    /// POSTs a JSON body to an Events API path without any credentials; returns (status, body).
+    pub async fn send_event(&self, path: &str, body: Value) -> (u16, Value) {
+        send(self.anon(Method::POST, path).json(&body)).await
+    }
+
+    /// POSTs to `/v2/enqueue`.
+    pub async fn enqueue(&self, body: Value) -> (u16, Value) {
+        self.send_event("/v2/enqueue", body).await
+    }
+
+    /// Waits (up to 5 s) until every accepted event has been processed.
+    pub async fn events_processed(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            if self.store.unprocessed_event_count().await.expect("count") == 0 {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "events still unprocessed after 5 s");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// A valid Events API v2 trigger.
+pub fn v2_trigger(routing_key: &str, dedup_key: &str) -> Value {
+    serde_json::json!({
+        "routing_key": routing_key, "event_action": "trigger", "dedup_key": dedup_key,
+        "payload": {"summary": format!("{dedup_key} is on fire"), "source": "host-1", "severity": "critical"}
+    })
+}
+
+/// An Events API v2 acknowledge or resolve.
+pub fn v2_action(routing_key: &str, event_action: &str, dedup_key: &str) -> Value {
+    serde_json::json!({"routing_key": routing_key, "event_action": event_action, "dedup_key": dedup_key})
+}

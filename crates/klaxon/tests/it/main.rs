@@ -5,8 +5,11 @@
 mod binary;
 mod common;
 
+mod change_events;
 mod cli;
 mod escalation_policies;
+mod events;
+mod events_durability;
 mod foundation;
 mod incidents;
 mod maintenance_windows;
