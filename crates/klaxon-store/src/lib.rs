@@ -20,6 +20,7 @@ pub mod testing;
 
 pub mod jobs;
 pub mod priorities;
+pub mod timers;
 pub mod tokens;
 pub mod users;
 

@@ -4,10 +4,13 @@
 
 #[allow(unused_imports)]
 pub(crate) use super::{Db, Pools, begin_write};
+/// Backend-specific job claim (SKIP LOCKED on PostgreSQL).
+pub(crate) use super::claim_due_jobs;
 
 pub mod jobs;
 pub mod meta;
 pub mod priorities;
 pub mod seed;
+pub mod timers;
 pub mod tokens;
 pub mod users;
