@@ -44,6 +44,6 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 }
 
 /// Starts the background workers (event processing, timers) that live as long as the server.
-pub fn spawn_workers(_app: &App) -> Vec<tokio::task::JoinHandle<()>> {
-    Vec::new()
+pub fn spawn_workers(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
+    vec![crate::jobs::spawn_worker(app)]
 }

@@ -2,10 +2,10 @@
 //! `Db`, `Pools` and `begin_write` come from whichever backend module includes it. Write SQL that both
 //! dialects accept.
 
-#[allow(unused_imports)]
-pub(crate) use super::{Db, Pools, begin_write};
 /// Backend-specific job claim (SKIP LOCKED on PostgreSQL).
 pub(crate) use super::claim_due_jobs;
+#[allow(unused_imports)]
+pub(crate) use super::{Db, Pools, begin_write};
 
 pub mod jobs;
 pub mod meta;
