@@ -5,3 +5,5 @@
 mod common;
 
 mod foundation;
+mod jobs;
+mod timers;
