@@ -39,7 +39,9 @@ fn register_failing(kind: &str) {
     });
 }
 
-/// Schedules a job of `kind` with a unique key, due `in_secs` from now; returns its id.
+/// Schedules a job of `kind` with a unique key, due `in_secs` from now; returns its id. (A job due at once
+/// may be run, and removed, by the background worker before its id is read: such tests schedule ahead
+/// and advance the clock.)
 async fn schedule(server: &TestServer, kind: &str, key: &str, in_secs: i64) -> String {
     let now = server.app.now_ms();
     server.store.schedule_job(kind, Some(key), &json!({"n": key}), now + in_secs * 1000, now).await.unwrap();
@@ -209,8 +211,9 @@ async fn a_panicking_handler_fails_its_job_and_the_runner_goes_on() {
         Ok::<(), BoxError>(())
     });
     register_counting("test.count");
-    let bad = schedule(&server, "test.panic", "job-bad", 0).await;
-    let good = schedule(&server, "test.count", "job-good", 0).await;
+    let bad = schedule(&server, "test.panic", "job-bad", 10).await;
+    let good = schedule(&server, "test.count", "job-good", 10).await;
+    server.advance_secs(10);
 
     server.run_jobs().await;
     let job = server.store.job_by_id(&bad).await.unwrap().expect("kept");
@@ -236,7 +239,8 @@ async fn a_due_job_survives_a_restart() {
 async fn the_background_worker_runs_due_jobs_without_being_asked() {
     let server = TestServer::start_with_clock(start_time()).await;
     register_counting("test.count");
-    let id = schedule(&server, "test.count", "job-1", 0).await;
+    let id = schedule(&server, "test.count", "job-1", 10).await;
+    server.advance_secs(10);
     // The worker polls on real time; wait for it (bounded), never calling run_due ourselves.
     for _ in 0..100 {
         if server.store.job_by_id(&id).await.unwrap().is_none() {
