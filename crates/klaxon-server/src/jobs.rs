@@ -105,7 +105,16 @@ pub async fn run_due(app: &App, owner: &str) -> usize {
         if app.shutdown.is_cancelled() {
             break;
         }
-        let jobs = match app.store.claim_due_jobs(owner, app.now_ms(), LEASE_MS, BATCH).await {
+        let now = app.now_ms();
+        match app.store.any_job_due(now).await {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(error) => {
+                tracing::warn!(%error, "looking for due jobs failed");
+                break;
+            }
+        }
+        let jobs = match app.store.claim_due_jobs(owner, now, LEASE_MS, BATCH).await {
             Ok(jobs) => jobs,
             Err(error) => {
                 tracing::warn!(%error, "claiming due jobs failed");

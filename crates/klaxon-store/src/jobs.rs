@@ -63,6 +63,11 @@ impl Store {
         dispatch!(self, p => q::jobs::claim_due(p, owner, now_ms, lease_ms, limit))
     }
 
+    /// Whether any job is due and unleased at `now` (a read: idle polls never take the write lock).
+    pub async fn any_job_due(&self, now_ms: i64) -> Result<bool> {
+        dispatch!(self, p => q::jobs::any_due(p, now_ms))
+    }
+
     /// Deletes a finished job if `owner` still holds its lease; answers whether it did (false when the job
     /// was rescheduled meanwhile, was already removed by its handler, or was claimed by another worker).
     pub async fn complete_job(&self, id: &str, owner: &str) -> Result<bool> {

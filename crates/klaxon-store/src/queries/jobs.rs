@@ -159,3 +159,13 @@ pub async fn sync_incident(p: &Pools, incident_id: &str, status: &str, now: i64)
     tx.commit().await?;
     Ok(())
 }
+
+/// Whether any job is due and unleased at `now` (a cheap read, so idle polls never take the write lock).
+pub async fn any_due(p: &Pools, now: i64) -> Result<bool> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT id FROM jobs WHERE due_at <= $1 AND (lease_until IS NULL OR lease_until < $1) LIMIT 1")
+            .bind(now)
+            .fetch_optional(&p.read)
+            .await?;
+    Ok(row.is_some())
+}

@@ -31,6 +31,16 @@ fn register_counting(kind: &str) {
     });
 }
 
+/// A job kind whose handler counts its runs and takes a little real time, so that runners racing for the
+/// same jobs would overlap (widens the window a double claim would need).
+fn register_slow_counting(kind: &str) {
+    jobs::register(kind, |_app, job: JobRow| async move {
+        *RUNS.lock().unwrap().entry(job.id.clone()).or_default() += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        Ok::<(), BoxError>(())
+    });
+}
+
 /// A job kind whose handler counts its runs and always fails.
 fn register_failing(kind: &str) {
     jobs::register(kind, |_app, job: JobRow| async move {
@@ -122,10 +132,10 @@ async fn rescheduling_a_claimed_job_releases_its_lease() {
 #[tokio::test]
 async fn two_runners_on_one_database_never_run_the_same_job_twice() {
     let server = TestServer::start_with_clock(start_time()).await;
-    register_counting("test.count");
+    register_slow_counting("test.slow");
     let mut ids = Vec::new();
     for n in 0..60 {
-        ids.push(schedule(&server, "test.count", &format!("job-{n}"), 10).await);
+        ids.push(schedule(&server, "test.slow", &format!("job-{n}"), 10).await);
     }
     let other = server.second_app().await;
     server.advance_secs(10);
