@@ -185,3 +185,26 @@ pub fn spawn_worker(app: &App) -> tokio::task::JoinHandle<()> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_and_cap() {
+        assert_eq!(retry_delay_ms(1), 10_000);
+        assert_eq!(retry_delay_ms(2), 30_000);
+        assert_eq!(retry_delay_ms(3), 120_000);
+        assert_eq!(retry_delay_ms(4), 600_000);
+        assert_eq!(retry_delay_ms(5), 1_800_000);
+        assert_eq!(retry_delay_ms(50), 1_800_000);
+        assert_eq!(retry_delay_ms(0), 10_000);
+    }
+
+    #[test]
+    fn the_timer_kinds_have_handlers() {
+        assert!(handler_for(klaxon_store::jobs::kinds::ACK_TIMEOUT).is_some());
+        assert!(handler_for(klaxon_store::jobs::kinds::AUTO_RESOLVE).is_some());
+        assert!(handler_for("no.such_kind").is_none());
+    }
+}

@@ -220,3 +220,14 @@ async fn an_ack_timer_survives_a_restart() {
     server.run_jobs().await;
     assert_eq!(status(&server, &incident).await, "triggered");
 }
+
+#[tokio::test]
+async fn an_auto_resolve_timeout_of_zero_never_fires() {
+    let (server, seeded) = setup(None, Some(0)).await;
+    let incident = seed_incident(&server.store, &seeded, "triggered", server.app.now_ms()).await.unwrap();
+    assert!(server.store.job_by_key(&resolve_key(&incident)).await.unwrap().is_none());
+
+    server.advance_secs(365 * 24 * 3600);
+    server.run_jobs().await;
+    assert_eq!(status(&server, &incident).await, "triggered");
+}
