@@ -17,8 +17,10 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod health;
+pub mod jobs;
 pub mod metrics;
 pub mod render;
+pub mod timers;
 
 pub use app::{App, serve};
 pub use config::ServerConfig;

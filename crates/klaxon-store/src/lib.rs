@@ -30,6 +30,7 @@ pub mod notification_rules;
 pub mod priorities;
 pub mod services;
 pub mod teams;
+pub mod timers;
 pub mod tokens;
 pub mod users;
 

@@ -48,5 +48,29 @@ pub async fn schema_columns(pool: &sqlx::Pool<Db>) -> Result<Vec<(String, String
     Ok(rows)
 }
 
+/// Claims up to `limit` due jobs whose lease is free (see `queries::jobs::claim_due`). `FOR UPDATE SKIP
+/// LOCKED` lets several nodes claim at once without waiting on, or double-claiming, each other's rows.
+pub async fn claim_due_jobs(
+    tx: &mut sqlx::Transaction<'static, Db>,
+    owner: &str,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+) -> Result<Vec<crate::jobs::JobRow>> {
+    Ok(sqlx::query_as::<Db, crate::jobs::JobRow>(
+        "UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
+         WHERE id IN (SELECT id FROM jobs WHERE due_at <= $3 AND (lease_until IS NULL OR lease_until < $3)
+                      ORDER BY due_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+           AND due_at <= $3 AND (lease_until IS NULL OR lease_until < $3)
+         RETURNING id, kind, unique_key, payload, due_at, lease_owner, lease_until, attempts, last_error, created_at",
+    )
+    .bind(owner)
+    .bind(lease_until)
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
 #[path = "queries/mod.rs"]
 pub mod q;

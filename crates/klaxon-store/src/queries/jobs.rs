@@ -2,7 +2,7 @@
 //! The functions taking a transaction run inside the caller's transaction, so a status change and its
 //! timers commit together or not at all.
 
-use super::{Db, Pools};
+use super::{Db, Pools, begin_write};
 use crate::jobs::{JobRow, kinds};
 use crate::{Result, ids};
 
@@ -88,4 +88,84 @@ pub async fn incident_status_changed(tx: &mut Tx<'_>, incident_id: &str, status:
         }
     }
     Ok(())
+}
+
+/// Claims up to `limit` due jobs (due_at <= now, no live lease), soonest first: takes a lease until
+/// `now + lease_ms` for `owner` and counts the attempt, in one write transaction.
+pub async fn claim_due(p: &Pools, owner: &str, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<JobRow>> {
+    let mut tx = begin_write(p).await?;
+    let mut jobs = super::claim_due_jobs(&mut tx, owner, now, now.saturating_add(lease_ms), limit).await?;
+    tx.commit().await?;
+    // RETURNING gives no order guarantee.
+    jobs.sort_by(|a, b| (a.due_at, &a.id).cmp(&(b.due_at, &b.id)));
+    Ok(jobs)
+}
+
+/// Deletes a finished job, but only while `owner` still holds its lease: a job that was rescheduled
+/// meanwhile (its lease cleared) or claimed by another worker after the lease expired stays.
+pub async fn complete(p: &Pools, id: &str, owner: &str) -> Result<bool> {
+    let mut tx = begin_write(p).await?;
+    let done = take_lease(&mut tx, id, owner).await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// Inside a caller's transaction: deletes the job if `owner` still holds its lease and answers whether it
+/// did. Handlers call it first in the transaction that applies their effect, so the effect and the job's
+/// completion commit together (exactly once in effect, even when a lease expired mid-run).
+pub async fn take_lease(tx: &mut Tx<'_>, id: &str, owner: &str) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM jobs WHERE id = $1 AND lease_owner = $2")
+        .bind(id)
+        .bind(owner)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    Ok(done > 0)
+}
+
+/// Records a failed run and releases the lease so the job runs again at `retry_at` (the caller's backoff;
+/// a far-future `retry_at` parks the job). Only while `owner` still holds the lease.
+pub async fn fail(p: &Pools, id: &str, owner: &str, error: &str, retry_at: i64) -> Result<bool> {
+    let mut tx = begin_write(p).await?;
+    let changed = sqlx::query(
+        "UPDATE jobs SET due_at = $3, last_error = $4, lease_owner = NULL, lease_until = NULL
+         WHERE id = $1 AND lease_owner = $2",
+    )
+    .bind(id)
+    .bind(owner)
+    .bind(retry_at)
+    .bind(error)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(changed > 0)
+}
+
+pub async fn by_key(p: &Pools, unique_key: &str) -> Result<Option<JobRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM jobs WHERE unique_key = $1");
+    Ok(sqlx::query_as::<Db, JobRow>(sqlx::AssertSqlSafe(sql)).bind(unique_key).fetch_optional(&p.read).await?)
+}
+
+pub async fn by_id(p: &Pools, id: &str) -> Result<Option<JobRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM jobs WHERE id = $1");
+    Ok(sqlx::query_as::<Db, JobRow>(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&p.read).await?)
+}
+
+/// Runs [`incident_status_changed`] in a transaction of its own.
+pub async fn sync_incident(p: &Pools, incident_id: &str, status: &str, now: i64) -> Result<()> {
+    let mut tx = begin_write(p).await?;
+    incident_status_changed(&mut tx, incident_id, status, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Whether any job is due and unleased at `now` (a cheap read, so idle polls never take the write lock).
+pub async fn any_due(p: &Pools, now: i64) -> Result<bool> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT id FROM jobs WHERE due_at <= $1 AND (lease_until IS NULL OR lease_until < $1) LIMIT 1")
+            .bind(now)
+            .fetch_optional(&p.read)
+            .await?;
+    Ok(row.is_some())
 }

@@ -2,6 +2,8 @@
 //! `Db`, `Pools` and `begin_write` come from whichever backend module includes it. Write SQL that both
 //! dialects accept.
 
+/// Backend-specific job claim (SKIP LOCKED on PostgreSQL).
+pub(crate) use super::claim_due_jobs;
 #[allow(unused_imports)]
 pub(crate) use super::{Db, Pools, begin_write, lock_event_processing};
 
@@ -20,5 +22,6 @@ pub mod priorities;
 pub mod seed;
 pub mod services;
 pub mod teams;
+pub mod timers;
 pub mod tokens;
 pub mod users;

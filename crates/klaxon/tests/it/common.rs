@@ -223,3 +223,53 @@ pub fn v2_trigger(routing_key: &str, dedup_key: &str) -> Value {
 pub fn v2_action(routing_key: &str, event_action: &str, dedup_key: &str) -> Value {
     serde_json::json!({"routing_key": routing_key, "event_action": event_action, "dedup_key": dedup_key})
 }
+
+// ---- Durable jobs and timers (helpers for `jobs.rs` and `timers.rs`) ----
+
+/// Opens another store on the same data as `server` (the same SQLite file or PostgreSQL database).
+pub async fn open_same_store(dir: &std::path::Path, database_url: Option<&str>) -> Store {
+    match database_url {
+        Some(url) => Store::open(Location::Postgres(url)).await.expect("reopen postgres store"),
+        None => Store::open(Location::SqliteDir(dir)).await.expect("reopen sqlite store"),
+    }
+}
+
+impl TestServer {
+    /// Runs every job due now, as this process's node (waits for a background run in flight first).
+    pub async fn run_jobs(&self) -> usize {
+        klaxon_server::jobs::run_due(&self.app, klaxon_server::jobs::node_id()).await
+    }
+
+    /// Advances the manual clock by `secs` seconds.
+    pub fn advance_secs(&self, secs: i64) {
+        self.clock().advance(jiff::SignedDuration::from_secs(secs));
+    }
+
+    /// A second `App` (not serving HTTP) on the same database and clock, as a second node would be.
+    pub async fn second_app(&self) -> App {
+        let store = open_same_store(self.dir.path(), self.database_url.as_deref()).await;
+        let mut builder = App::builder(store, self.url.clone());
+        if let Some(clock) = &self.clock {
+            builder = builder.clock(Arc::new(clock.clone()));
+        }
+        builder.build()
+    }
+
+    /// Stops the server (workers and database closed) and starts a new one on the same data and clock,
+    /// as a process restart would; the key and the owner stay valid.
+    pub async fn restart(self) -> TestServer {
+        let TestServer { app, clock, key, owner_id, http, database_url, dir, handle, .. } = self;
+        app.shutdown.cancel();
+        let _ = handle.await;
+        let store = open_same_store(dir.path(), database_url.as_deref()).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("local addr"));
+        let mut builder = App::builder(store.clone(), url.clone());
+        if let Some(clock) = &clock {
+            builder = builder.clock(Arc::new(clock.clone()));
+        }
+        let app = builder.build();
+        let handle = tokio::spawn(klaxon_server::serve(app.clone(), listener, std::future::pending()));
+        TestServer { url, app, store, clock, key, owner_id, http, database_url, dir, handle }
+    }
+}

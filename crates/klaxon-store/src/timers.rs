@@ -1,0 +1,83 @@
+//! The incident state changes that the service timers perform when their jobs come due:
+//! the acknowledgement timeout (an acknowledged incident returns to triggered) and auto-resolve.
+//!
+//! Each runs in one write transaction that first takes the job's lease off the table
+//! (`queries::jobs::take_lease`): if the worker no longer holds it (the job was rescheduled by a re-ack or
+//! a snooze, or another worker claimed it after the lease expired) nothing happens. Then the incident's
+//! state is re-checked by a conditional update, so firing twice, or firing on an incident that changed
+//! meanwhile, is harmless.
+
+use crate::{Result, Store, dispatch};
+
+/// What firing a timer did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerOutcome {
+    /// The incident changed status (re-triggered or resolved).
+    Applied,
+    /// The incident no longer needed it (already triggered or resolved, or gone); the job is done.
+    NotApplicable,
+    /// This worker no longer holds the job's lease; nothing was done and the job was left alone.
+    LeaseLost,
+}
+
+/// A compact view of an incident's timer-relevant state (for tests and diagnostics).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct IncidentTimerState {
+    pub status: String,
+    pub resolved_at: Option<i64>,
+    pub last_status_change_at: i64,
+    pub last_status_change_by_type: String,
+    pub last_status_change_by_id: String,
+    pub acknowledgements: i64,
+    pub assignments: i64,
+    pub open_alerts: i64,
+}
+
+/// One log entry of an incident, as the timers write them (for tests and diagnostics).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct TimerLogEntry {
+    pub id: String,
+    pub r#type: String,
+    pub agent_type: Option<String>,
+    pub agent_id: Option<String>,
+    pub channel: String,
+    pub summary: String,
+    pub created_at: i64,
+}
+
+impl Store {
+    /// `incident.ack_timeout` fired: if the incident is still acknowledged it returns to triggered (its
+    /// acknowledgements cleared, an `unacknowledge_log_entry` by the service through the `timeout`
+    /// channel) and its timers are re-armed for triggered.
+    pub async fn fire_ack_timeout(
+        &self,
+        job_id: &str,
+        owner: &str,
+        incident_id: &str,
+        now_ms: i64,
+    ) -> Result<TimerOutcome> {
+        dispatch!(self, p => q::timers::ack_timeout(p, job_id, owner, incident_id, now_ms))
+    }
+
+    /// `incident.auto_resolve` fired: if the incident is open, its open alerts and the incident resolve
+    /// (assignments removed, a `resolve_log_entry` by the service through the `timeout` channel) and its
+    /// timers are removed.
+    pub async fn fire_auto_resolve(
+        &self,
+        job_id: &str,
+        owner: &str,
+        incident_id: &str,
+        now_ms: i64,
+    ) -> Result<TimerOutcome> {
+        dispatch!(self, p => q::timers::auto_resolve(p, job_id, owner, incident_id, now_ms))
+    }
+
+    pub async fn incident_timer_state(&self, incident_id: &str) -> Result<Option<IncidentTimerState>> {
+        dispatch!(self, p => q::timers::state(p, incident_id))
+    }
+
+    /// The incident's log entries, oldest first.
+    pub async fn incident_timer_log(&self, incident_id: &str) -> Result<Vec<TimerLogEntry>> {
+        dispatch!(self, p => q::timers::log(p, incident_id))
+    }
+}
