@@ -26,6 +26,8 @@ pub struct AppInner {
     /// Public base URL without a trailing slash.
     pub public_url: String,
     pub metrics: Metrics,
+    /// Durable job handlers and this node's lease-owner id.
+    pub jobs: crate::jobs::JobRunner,
     /// Cancelled when the server shuts down; background workers watch it.
     pub shutdown: CancellationToken,
     /// The Events API's writer queue, routing-key cache, rate limiter and processor wake-up.
@@ -86,6 +88,7 @@ impl AppBuilder {
             clock: self.clock,
             public_url: self.public_url,
             metrics,
+            jobs: crate::jobs::JobRunner::new(),
             shutdown: CancellationToken::new(),
             events,
         }))

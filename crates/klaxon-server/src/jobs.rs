@@ -1,7 +1,7 @@
 //! The durable job runner: claims due jobs from the `jobs` table and runs the handler registered for
 //! each job's kind.
 //!
-//! - A job is claimed with a lease (`LEASE_MS` of clock time) for this process's [`node_id`]; its
+//! - A job is claimed with a lease (`LEASE_MS` of clock time) for this app's node id; its
 //!   handler then runs, and on success the job is deleted (only while the lease is still ours). A worker
 //!   that dies mid-run leaves the lease to expire, and the job is claimed again: handlers must be
 //!   idempotent and re-check state in their own transaction (the timers do it with
@@ -16,8 +16,8 @@
 //!   only after a background run in flight has finished.
 //! - All instants come from `app.clock`.
 //!
-//! Handlers are registered by kind in a process-wide table, built-in kinds first ([`register`] adds
-//! more, e.g. the escalation engine's or a test's).
+//! Handlers are registered by kind in the [`JobRunner`] that each [`App`] owns (no process-wide state):
+//! built-in kinds at start, [`JobRunner::register`] for more (the escalation engine's, or a test's).
 
 use crate::app::App;
 use futures::StreamExt;
@@ -25,7 +25,7 @@ use klaxon_store::jobs::{JobRow, PARKED_DUE_AT};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, LazyLock, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 /// How long a claimed job is ours (clock time) before another worker may claim it again.
@@ -47,45 +47,55 @@ pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Sen
 /// A job handler: gets the app and the claimed job (its `lease_owner` is the claiming owner).
 pub type Handler = Arc<dyn Fn(App, JobRow) -> HandlerFuture + Send + Sync>;
 
-static HANDLERS: LazyLock<RwLock<HashMap<String, Handler>>> = LazyLock::new(|| {
-    let mut handlers = HashMap::new();
-    crate::timers::register_handlers(&mut |kind: &str, handler: Handler| {
-        handlers.insert(kind.to_string(), handler);
-    });
-    RwLock::new(handlers)
-});
-
-/// Per-owner locks that serialize runs of one owner within this process.
-static RUNS: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = LazyLock::new(Default::default);
-
-static NODE_ID: LazyLock<String> = LazyLock::new(|| {
-    use rand::Rng;
-    let suffix: u64 = rand::rng().random();
-    format!("node-{suffix:016x}")
-});
-
-/// This process's identity as a lease owner (random per process).
-pub fn node_id() -> &'static str {
-    &NODE_ID
+/// The job registry and run bookkeeping of one [`App`]: handlers by kind, this node's lease-owner id,
+/// and per-owner locks that serialize runs of one owner.
+pub struct JobRunner {
+    handlers: RwLock<HashMap<String, Handler>>,
+    runs: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    node_id: String,
 }
 
-/// Registers (or replaces) the handler for a job kind.
-pub fn register<F, Fut>(kind: &str, handler: F)
-where
-    F: Fn(App, JobRow) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
-{
-    let handler: Handler = Arc::new(move |app, job| Box::pin(handler(app, job)));
-    HANDLERS.write().unwrap_or_else(|p| p.into_inner()).insert(kind.to_string(), handler);
+impl Default for JobRunner {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
-fn handler_for(kind: &str) -> Option<Handler> {
-    HANDLERS.read().unwrap_or_else(|p| p.into_inner()).get(kind).cloned()
-}
+impl JobRunner {
+    /// A runner with the built-in handlers and a random node id.
+    pub fn new() -> Self {
+        use rand::Rng;
+        let mut handlers = HashMap::new();
+        crate::timers::register_handlers(&mut |kind: &str, handler: Handler| {
+            handlers.insert(kind.to_string(), handler);
+        });
+        let suffix: u64 = rand::rng().random();
+        Self { handlers: RwLock::new(handlers), runs: Mutex::default(), node_id: format!("node-{suffix:016x}") }
+    }
 
-fn run_lock(owner: &str) -> Arc<tokio::sync::Mutex<()>> {
-    let mut runs = RUNS.lock().unwrap_or_else(|p| p.into_inner());
-    runs.entry(owner.to_string()).or_default().clone()
+    /// This node's identity as a lease owner (random per `App`).
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    /// Registers (or replaces) the handler for a job kind.
+    pub fn register<F, Fut>(&self, kind: &str, handler: F)
+    where
+        F: Fn(App, JobRow) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+    {
+        let handler: Handler = Arc::new(move |app, job| Box::pin(handler(app, job)));
+        self.handlers.write().unwrap_or_else(|p| p.into_inner()).insert(kind.to_string(), handler);
+    }
+
+    pub fn handler_for(&self, kind: &str) -> Option<Handler> {
+        self.handlers.read().unwrap_or_else(|p| p.into_inner()).get(kind).cloned()
+    }
+
+    fn run_lock(&self, owner: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        runs.entry(owner.to_string()).or_default().clone()
+    }
 }
 
 /// Delay before retrying a job that has failed `attempts` times: 10 s, 30 s, 2 min, 10 min, then 30 min.
@@ -98,7 +108,7 @@ pub fn retry_delay_ms(attempts: i32) -> i64 {
 /// Claims and runs every job due now, as `owner`, and answers how many it ran (succeeded or failed).
 /// Never sleeps; returns when nothing due is left (or at shutdown).
 pub async fn run_due(app: &App, owner: &str) -> usize {
-    let lock = run_lock(owner);
+    let lock = app.jobs.run_lock(owner);
     let _serialized = lock.lock().await;
     let mut ran = 0;
     for _ in 0..MAX_ROUNDS {
@@ -132,7 +142,7 @@ pub async fn run_due(app: &App, owner: &str) -> usize {
 }
 
 async fn run_one(app: &App, owner: &str, job: JobRow) {
-    let result = match handler_for(&job.kind) {
+    let result = match app.jobs.handler_for(&job.kind) {
         None => Err(format!("no handler is registered for job kind {:?}", job.kind)),
         Some(handler) => {
             // A task of its own, so a panic fails the job instead of the worker.
@@ -172,12 +182,12 @@ async fn run_one(app: &App, owner: &str, job: JobRow) {
     }
 }
 
-/// The background worker: runs due jobs as [`node_id`] until `app.shutdown`.
+/// The background worker: runs due jobs as this app's node until `app.shutdown`.
 pub fn spawn_worker(app: &App) -> tokio::task::JoinHandle<()> {
     let app = app.clone();
     tokio::spawn(async move {
         loop {
-            run_due(&app, node_id()).await;
+            run_due(&app, app.jobs.node_id()).await;
             tokio::select! {
                 () = app.shutdown.cancelled() => break,
                 () = tokio::time::sleep(POLL_INTERVAL) => {}
@@ -203,8 +213,9 @@ mod tests {
 
     #[test]
     fn the_timer_kinds_have_handlers() {
-        assert!(handler_for(klaxon_store::jobs::kinds::ACK_TIMEOUT).is_some());
-        assert!(handler_for(klaxon_store::jobs::kinds::AUTO_RESOLVE).is_some());
-        assert!(handler_for("no.such_kind").is_none());
+        let runner = JobRunner::new();
+        assert!(runner.handler_for(klaxon_store::jobs::kinds::ACK_TIMEOUT).is_some());
+        assert!(runner.handler_for(klaxon_store::jobs::kinds::AUTO_RESOLVE).is_some());
+        assert!(runner.handler_for("no.such_kind").is_none());
     }
 }

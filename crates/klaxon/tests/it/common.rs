@@ -237,7 +237,7 @@ pub async fn open_same_store(dir: &std::path::Path, database_url: Option<&str>) 
 impl TestServer {
     /// Runs every job due now, as this process's node (waits for a background run in flight first).
     pub async fn run_jobs(&self) -> usize {
-        klaxon_server::jobs::run_due(&self.app, klaxon_server::jobs::node_id()).await
+        klaxon_server::jobs::run_due(&self.app, self.app.jobs.node_id()).await
     }
 
     /// Advances the manual clock by `secs` seconds.

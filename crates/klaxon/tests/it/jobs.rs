@@ -3,7 +3,7 @@
 
 use crate::common::*;
 use jiff::Timestamp;
-use klaxon_server::jobs::{self, BoxError, MAX_ATTEMPTS, run_due};
+use klaxon_server::jobs::{BoxError, MAX_ATTEMPTS, run_due};
 use klaxon_store::jobs::{JobRow, PARKED_DUE_AT};
 use serde_json::json;
 use std::collections::HashMap;
@@ -21,8 +21,8 @@ fn runs_of(id: &str) -> usize {
 }
 
 /// A job kind whose handler counts its runs (yielding a few times so concurrent runners interleave).
-fn register_counting(kind: &str) {
-    jobs::register(kind, |_app, job: JobRow| async move {
+fn register_counting(app: &klaxon_server::App, kind: &str) {
+    app.jobs.register(kind, |_app, job: JobRow| async move {
         for _ in 0..3 {
             tokio::task::yield_now().await;
         }
@@ -33,8 +33,8 @@ fn register_counting(kind: &str) {
 
 /// A job kind whose handler counts its runs and takes a little real time, so that runners racing for the
 /// same jobs would overlap (widens the window a double claim would need).
-fn register_slow_counting(kind: &str) {
-    jobs::register(kind, |_app, job: JobRow| async move {
+fn register_slow_counting(app: &klaxon_server::App, kind: &str) {
+    app.jobs.register(kind, |_app, job: JobRow| async move {
         *RUNS.lock().unwrap().entry(job.id.clone()).or_default() += 1;
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         Ok::<(), BoxError>(())
@@ -42,8 +42,8 @@ fn register_slow_counting(kind: &str) {
 }
 
 /// A job kind whose handler counts its runs and always fails.
-fn register_failing(kind: &str) {
-    jobs::register(kind, |_app, job: JobRow| async move {
+fn register_failing(app: &klaxon_server::App, kind: &str) {
+    app.jobs.register(kind, |_app, job: JobRow| async move {
         *RUNS.lock().unwrap().entry(job.id.clone()).or_default() += 1;
         Err::<(), BoxError>("the downstream said no".into())
     });
@@ -61,7 +61,7 @@ async fn schedule(server: &TestServer, kind: &str, key: &str, in_secs: i64) -> S
 #[tokio::test]
 async fn a_job_runs_when_due_and_not_a_moment_before() {
     let server = TestServer::start_with_clock(start_time()).await;
-    register_counting("test.count");
+    register_counting(&server.app, "test.count");
     let id = schedule(&server, "test.count", "job-1", 60).await;
 
     server.clock().advance(jiff::SignedDuration::from_millis(59_999));
@@ -77,7 +77,7 @@ async fn a_job_runs_when_due_and_not_a_moment_before() {
 #[tokio::test]
 async fn a_job_whose_lease_expired_is_claimed_again_and_runs_once() {
     let server = TestServer::start_with_clock(start_time()).await;
-    register_counting("test.count");
+    register_counting(&server.app, "test.count");
     // Due in 10 s: the background worker (on the same manual clock) leaves it alone until then.
     let id = schedule(&server, "test.count", "job-1", 10).await;
     // A worker claims it at its due time and dies without finishing; its lease runs until +70 s.
@@ -132,12 +132,13 @@ async fn rescheduling_a_claimed_job_releases_its_lease() {
 #[tokio::test]
 async fn two_runners_on_one_database_never_run_the_same_job_twice() {
     let server = TestServer::start_with_clock(start_time()).await;
-    register_slow_counting("test.slow");
+    register_slow_counting(&server.app, "test.slow");
     let mut ids = Vec::new();
     for n in 0..60 {
         ids.push(schedule(&server, "test.slow", &format!("job-{n}"), 10).await);
     }
     let other = server.second_app().await;
+    register_slow_counting(&other, "test.slow");
     server.advance_secs(10);
 
     let (a, b, c) =
@@ -155,7 +156,7 @@ async fn two_runners_on_one_database_never_run_the_same_job_twice() {
 #[tokio::test]
 async fn a_failing_job_is_retried_with_backoff_and_its_error_recorded() {
     let server = TestServer::start_with_clock(start_time()).await;
-    register_failing("test.fail");
+    register_failing(&server.app, "test.fail");
     let id = schedule(&server, "test.fail", "job-1", 0).await;
 
     server.run_jobs().await;
@@ -181,7 +182,7 @@ async fn a_failing_job_is_retried_with_backoff_and_its_error_recorded() {
 #[tokio::test]
 async fn a_job_that_keeps_failing_is_parked_with_its_error_not_dropped() {
     let server = TestServer::start_with_clock(start_time()).await;
-    register_failing("test.fail");
+    register_failing(&server.app, "test.fail");
     let id = schedule(&server, "test.fail", "job-1", 0).await;
 
     for _ in 0..MAX_ATTEMPTS {
@@ -214,13 +215,13 @@ async fn a_job_of_an_unknown_kind_fails_with_a_clear_error() {
 #[tokio::test]
 async fn a_panicking_handler_fails_its_job_and_the_runner_goes_on() {
     let server = TestServer::start_with_clock(start_time()).await;
-    jobs::register("test.panic", |_app, _job: JobRow| async move {
+    server.app.jobs.register("test.panic", |_app, _job: JobRow| async move {
         if true {
             panic!("handler bug");
         }
         Ok::<(), BoxError>(())
     });
-    register_counting("test.count");
+    register_counting(&server.app, "test.count");
     let bad = schedule(&server, "test.panic", "job-bad", 10).await;
     let good = schedule(&server, "test.count", "job-good", 10).await;
     server.advance_secs(10);
@@ -234,10 +235,11 @@ async fn a_panicking_handler_fails_its_job_and_the_runner_goes_on() {
 #[tokio::test]
 async fn a_due_job_survives_a_restart() {
     let server = TestServer::start_with_clock(start_time()).await;
-    register_counting("test.count");
+    register_counting(&server.app, "test.count");
     let id = schedule(&server, "test.count", "job-1", 300).await;
 
     let server = server.restart().await;
+    register_counting(&server.app, "test.count");
     assert_eq!(runs_of(&id), 0);
     server.advance_secs(300);
     server.run_jobs().await;
@@ -248,7 +250,7 @@ async fn a_due_job_survives_a_restart() {
 #[tokio::test]
 async fn the_background_worker_runs_due_jobs_without_being_asked() {
     let server = TestServer::start_with_clock(start_time()).await;
-    register_counting("test.count");
+    register_counting(&server.app, "test.count");
     let id = schedule(&server, "test.count", "job-1", 10).await;
     server.advance_secs(10);
     // The worker polls on real time; wait for it (bounded), never calling run_due ourselves.
