@@ -106,11 +106,10 @@ impl IntoResponse for ApiError {
         let body = json!({"error": {"message": self.message, "code": self.code, "errors": self.errors}});
         let mut response = (self.status, axum::Json(body)).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Some(seconds) = self.retry_after {
-            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+        if let Some(seconds) = self.retry_after
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }
-        }
         response
     }
 }

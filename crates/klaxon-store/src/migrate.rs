@@ -33,11 +33,10 @@ where
         .await
         .ok()
         .flatten();
-    if let Some((found,)) = applied {
-        if found > known {
+    if let Some((found,)) = applied
+        && found > known {
             return Err(StoreError::NewerSchema { found, known });
         }
-    }
     migrator.run(pool).await?;
     Ok(())
 }

@@ -70,6 +70,15 @@ pub fn openapi_json() -> &'static str {
     RENDERED.get_or_init(|| openapi_document().to_pretty_json().unwrap_or_else(|_| "{}".into()))
 }
 
+/// Starts the background workers (event processing, timers) that live as long as the server.
+pub fn spawn_workers(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut workers = Vec::new();
+    workers.extend(crate::events::ingest::spawn_writer(app));
+    workers.push(crate::events::processor::spawn(app));
+    workers.push(crate::jobs::spawn_worker(app));
+    workers
+}
+
 #[cfg(test)]
 mod tests {
     /// The committed `openapi.json` at the repository root must match what the handlers generate, so API
@@ -101,13 +110,4 @@ mod tests {
             }
         }
     }
-}
-
-/// Starts the background workers (event processing, timers) that live as long as the server.
-pub fn spawn_workers(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut workers = Vec::new();
-    workers.extend(crate::events::ingest::spawn_writer(app));
-    workers.push(crate::events::processor::spawn(app));
-    workers.push(crate::jobs::spawn_worker(app));
-    workers
 }

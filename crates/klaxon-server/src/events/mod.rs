@@ -157,11 +157,10 @@ impl Failure {
     fn into_response(self, app: &App) -> Response {
         app.metrics.count_event(self.outcome);
         let mut response = (self.status, axum::Json(self.body)).into_response();
-        if let Some(seconds) = self.retry_after {
-            if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
+        if let Some(seconds) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, v);
             }
-        }
         response
     }
 }

@@ -475,8 +475,8 @@ pub async fn update(p: &Pools, updates: &[IncidentUpdate], actor: &Actor, now: i
                 .execute(&mut *tx)
                 .await?;
         }
-        if let Some(urgency) = &u.urgency {
-            if *urgency != incident.urgency {
+        if let Some(urgency) = &u.urgency
+            && *urgency != incident.urgency {
                 sqlx::query("UPDATE incidents SET urgency = $1 WHERE id = $2")
                     .bind(urgency)
                     .bind(&incident.id)
@@ -496,7 +496,6 @@ pub async fn update(p: &Pools, updates: &[IncidentUpdate], actor: &Actor, now: i
                 )
                 .await?;
             }
-        }
         if let Some((policy, users)) = &u.delegate_to {
             sqlx::query("UPDATE incidents SET escalation_policy_id = $1, escalation_level = 1, assigned_via = 'escalation_policy' WHERE id = $2")
                 .bind(policy)

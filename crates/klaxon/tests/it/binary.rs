@@ -82,11 +82,10 @@ impl Served {
         let deadline = Instant::now() + Duration::from_secs(30);
         let client = reqwest::Client::new();
         while Instant::now() < deadline {
-            if let Ok(r) = client.get(format!("{}/healthz", self.url)).send().await {
-                if r.status() == 200 {
+            if let Ok(r) = client.get(format!("{}/healthz", self.url)).send().await
+                && r.status() == 200 {
                     return;
                 }
-            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("klaxon serve did not become healthy; log:\n{}", self.log_text());
