@@ -159,9 +159,10 @@ fn check_routing_key(key: Option<String>, field: &str, errors: &mut Vec<String>)
 
 fn check_dedup_key(key: &Option<String>, field: &str, errors: &mut Vec<String>) {
     if let Some(k) = key
-        && k.chars().count() > MAX_DEDUP_KEY_CHARS {
-            errors.push(format!("{} is too long (must be at most {MAX_DEDUP_KEY_CHARS} characters)", quoted(field)));
-        }
+        && k.chars().count() > MAX_DEDUP_KEY_CHARS
+    {
+        errors.push(format!("{} is too long (must be at most {MAX_DEDUP_KEY_CHARS} characters)", quoted(field)));
+    }
 }
 
 fn check_summary(summary: &Option<String>, field: &str, errors: &mut Vec<String>) {

@@ -21,9 +21,10 @@ pub fn parse_timestamp(raw: &str) -> Result<Timestamp, BadTimestamp> {
     }
     // jiff wants `+00:00`; rewrite `+0000` / `+00` style offsets and retry.
     if let Some(normalized) = normalize_offset(s)
-        && let Ok(ts) = normalized.parse::<Timestamp>() {
-            return Ok(ts);
-        }
+        && let Ok(ts) = normalized.parse::<Timestamp>()
+    {
+        return Ok(ts);
+    }
     // No offset at all: a civil date-time or a bare date, in UTC.
     if let Ok(dt) = s.parse::<civil::DateTime>() {
         return TimeZone::UTC.to_timestamp(dt).map_err(|_| BadTimestamp);

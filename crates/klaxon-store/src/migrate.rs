@@ -34,9 +34,10 @@ where
         .ok()
         .flatten();
     if let Some((found,)) = applied
-        && found > known {
-            return Err(StoreError::NewerSchema { found, known });
-        }
+        && found > known
+    {
+        return Err(StoreError::NewerSchema { found, known });
+    }
     migrator.run(pool).await?;
     Ok(())
 }

@@ -46,9 +46,10 @@ pub fn load(cli: &Cli) -> Result<ServerConfig> {
     }
     let config: ServerConfig = figment.extract().context("invalid settings")?;
     if let Some(url) = &config.database_url
-        && !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            anyhow::bail!("database_url must start with postgres:// (SQLite needs no URL: use --data-dir)");
-        }
+        && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+    {
+        anyhow::bail!("database_url must start with postgres:// (SQLite needs no URL: use --data-dir)");
+    }
     if !matches!(config.log_format.as_str(), "pretty" | "json") {
         anyhow::bail!("log_format must be pretty or json, not '{}'", config.log_format);
     }

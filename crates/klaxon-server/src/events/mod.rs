@@ -158,9 +158,10 @@ impl Failure {
         app.metrics.count_event(self.outcome);
         let mut response = (self.status, axum::Json(self.body)).into_response();
         if let Some(seconds) = self.retry_after
-            && let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+            && let Ok(v) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         response
     }
 }

@@ -476,26 +476,27 @@ pub async fn update(p: &Pools, updates: &[IncidentUpdate], actor: &Actor, now: i
                 .await?;
         }
         if let Some(urgency) = &u.urgency
-            && *urgency != incident.urgency {
-                sqlx::query("UPDATE incidents SET urgency = $1 WHERE id = $2")
-                    .bind(urgency)
-                    .bind(&incident.id)
-                    .execute(&mut *tx)
-                    .await?;
-                log(
-                    &mut tx,
-                    "urgency_change_log_entry",
-                    &incident.id,
-                    &incident.service_id,
-                    actor,
-                    None,
-                    &format!("Urgency changed to {urgency}"),
-                    None,
-                    Some(json!({"urgency": urgency})),
-                    now,
-                )
+            && *urgency != incident.urgency
+        {
+            sqlx::query("UPDATE incidents SET urgency = $1 WHERE id = $2")
+                .bind(urgency)
+                .bind(&incident.id)
+                .execute(&mut *tx)
                 .await?;
-            }
+            log(
+                &mut tx,
+                "urgency_change_log_entry",
+                &incident.id,
+                &incident.service_id,
+                actor,
+                None,
+                &format!("Urgency changed to {urgency}"),
+                None,
+                Some(json!({"urgency": urgency})),
+                now,
+            )
+            .await?;
+        }
         if let Some((policy, users)) = &u.delegate_to {
             sqlx::query("UPDATE incidents SET escalation_policy_id = $1, escalation_level = 1, assigned_via = 'escalation_policy' WHERE id = $2")
                 .bind(policy)

@@ -83,9 +83,10 @@ impl Served {
         let client = reqwest::Client::new();
         while Instant::now() < deadline {
             if let Ok(r) = client.get(format!("{}/healthz", self.url)).send().await
-                && r.status() == 200 {
-                    return;
-                }
+                && r.status() == 200
+            {
+                return;
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("klaxon serve did not become healthy; log:\n{}", self.log_text());

@@ -49,9 +49,10 @@ async fn start(dir: &std::path::Path, database_url: Option<&str>) -> Server {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(r) = client.get(format!("{}/healthz", server.url)).send().await
-            && r.status().is_success() {
-                return server;
-            }
+            && r.status().is_success()
+        {
+            return server;
+        }
         assert!(Instant::now() < deadline, "klaxon did not become healthy in 30 s");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
