@@ -36,8 +36,16 @@ for _var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_prox
     os.environ.pop(_var, None)
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 
-# Servers alive right now, so that a failing test's report can carry their logs.
-_LIVE_SERVERS: list["KlaxonServer"] = []
+# Logs of the processes alive right now (title -> reader), attached to a failing test's report.
+_LIVE_LOGS: dict[str, object] = {}
+
+
+def register_log(title: str, reader):
+    _LIVE_LOGS[title] = reader
+
+
+def unregister_log(title: str):
+    _LIVE_LOGS.pop(title, None)
 
 
 def klaxon_bin() -> str:
@@ -122,7 +130,7 @@ class KlaxonServer:
             )
             log.close()
             if self._wait_healthy(timeout=90):
-                _LIVE_SERVERS.append(self)
+                register_log(self._log_title(), self.log_tail)
                 return self
             # The port may have been taken between free_port() and bind: try another one.
             if "cannot listen" not in self.log_tail():
@@ -145,8 +153,7 @@ class KlaxonServer:
         return False
 
     def stop(self):
-        if self in _LIVE_SERVERS:
-            _LIVE_SERVERS.remove(self)
+        unregister_log(self._log_title())
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -159,6 +166,9 @@ class KlaxonServer:
 
     def cleanup_files(self):
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _log_title(self) -> str:
+        return f"klaxon server log ({self.url}, {self.backend}), tail"
 
     def log_tail(self, max_bytes: int = 20000) -> str:
         try:
@@ -330,9 +340,9 @@ def service(klaxon):
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """Attach the log of every live server to a failing test's report."""
+    """Attach the logs of every live server (and Alertmanager) to a failing test's report."""
     outcome = yield
     report = outcome.get_result()
     if report.failed:
-        for server in list(_LIVE_SERVERS):
-            report.sections.append((f"klaxon server log ({server.url}, {server.backend}), tail", server.log_tail()))
+        for title, reader in list(_LIVE_LOGS.items()):
+            report.sections.append((title, reader()))
