@@ -40,6 +40,10 @@ os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 _LIVE_LOGS: dict[str, object] = {}
 
 
+# Background `DROP DATABASE` commands, waited for when the session ends.
+_PENDING_DROPS: list[subprocess.Popen] = []
+
+
 def register_log(title: str, reader):
     _LIVE_LOGS[title] = reader
 
@@ -162,7 +166,16 @@ class KlaxonServer:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
         if self._db_name:
-            self._psql(f'DROP DATABASE IF EXISTS "{self._db_name}" WITH (FORCE)', check=False)
+            # Dropping can take a while on a busy server (it checkpoints): do it in the background and
+            # wait for it at the end of the session (see pytest_sessionfinish).
+            _PENDING_DROPS.append(
+                subprocess.Popen(
+                    ["psql", self._admin_db_url, "-qc", f'DROP DATABASE IF EXISTS "{self._db_name}" WITH (FORCE)'],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+            self._db_name = None
 
     def cleanup_files(self):
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -189,14 +202,14 @@ class KlaxonServer:
         parts = urllib.parse.urlsplit(base)
         self.database_url = urllib.parse.urlunsplit(parts._replace(path="/" + self._db_name))
 
-    def _psql(self, sql: str, check: bool = True):
+    def _psql(self, sql: str):
         r = subprocess.run(
             ["psql", self._admin_db_url, "-v", "ON_ERROR_STOP=1", "-qc", sql],
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=120,
         )
-        if check and r.returncode != 0:
+        if r.returncode != 0:
             raise RuntimeError(f"psql failed ({sql}): {r.stderr}")
 
     # --- plain HTTP -----------------------------------------------------------------------------
@@ -346,3 +359,12 @@ def pytest_runtest_makereport(item, call):
     if report.failed:
         for title, reader in list(_LIVE_LOGS.items()):
             report.sections.append((title, reader()))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    for proc in _PENDING_DROPS:
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
