@@ -119,6 +119,8 @@ def cmd_prime(a):
 
 def incident_visible(rest, key):
     status, body = rest.request("GET", "/incidents?" + urllib.parse.urlencode({"incident_key": key}))
+    if status in (401, 403, 404, 405):
+        sys.exit(f"GET /incidents answered {status}: cannot observe incidents ({body})")
     return status == 200 and bool(body.get("incidents"))
 
 
