@@ -107,8 +107,17 @@ def test_creates_user_team_policy_service_and_integration(client, klaxon):
     again = client.rget(service, params={"include": ["integrations"]})
     assert again["id"] == service["id"]
     assert integration["id"] in [i["id"] for i in again["integrations"]]
-    shown = client.rget(f"services/{service['id']}/integrations/{integration['id']}")
+    path = f"services/{service['id']}/integrations/{integration['id']}"
+    shown = client.rget(path)
     assert shown["integration_key"] == integration["integration_key"]
+
+    renamed = client.rput(path, json={"type": "events_api_v2_inbound_integration", "name": "Prometheus (prod)"})
+    assert renamed["name"] == "Prometheus (prod)"
+    assert renamed["integration_key"] == integration["integration_key"], "a rename keeps the routing key"
+    client.rdelete(path)
+    with pytest.raises(pagerduty.HttpError) as err:
+        client.rget(path)
+    assert err.value.response.status_code == 404
 
 
 def test_iter_all_pages_through_users_without_gaps_or_duplicates(client):
