@@ -178,6 +178,11 @@ impl Store {
         dispatch!(self, p => q::events::unprocessed_count(p))
     }
 
+    /// When the oldest event still waiting to be processed was accepted (`None`: nothing is waiting).
+    pub async fn oldest_unprocessed_event_at(&self) -> Result<Option<i64>> {
+        dispatch!(self, p => q::events::oldest_unprocessed_at(p))
+    }
+
     /// The inbox rows (diagnostics and tests), oldest first.
     pub async fn events_inbox(&self) -> Result<Vec<InboxRow>> {
         dispatch!(self, p => q::events::inbox(p))

@@ -12,6 +12,10 @@
 //! When the queue is full (the write path is saturated) the handler answers 429 with `Retry-After`
 //! (v1: 403) at once instead of letting latency grow without bound; every sender retries those.
 //!
+//! The same 429 answers while processing lags: when the oldest accepted-but-unprocessed event is older than
+//! [`MAX_PROCESSING_LAG_MS`] (the processor measures it), new events are refused until it catches up, so
+//! the time from a 202 to the incident stays bounded under overload instead of growing with the backlog.
+//!
 //! Routing keys are resolved through a small in-memory cache ([`ROUTE_TTL`]): a new integration is
 //! usable at once (unknown keys are cached only briefly), while a deleted integration, or a changed rate
 //! limit, may still be honoured for up to that long on each node.
@@ -19,8 +23,10 @@
 use crate::app::App;
 use crate::events::ratelimit::RateLimiter;
 use klaxon_store::events::{InboxItem, IntegrationRoute};
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -29,6 +35,8 @@ use tokio::sync::{Notify, mpsc, oneshot};
 pub const MAX_BATCH: usize = 1024;
 /// Events waiting for the writer before new ones are refused with 429.
 pub const QUEUE_CAPACITY: usize = 8192;
+/// Refuse new events (429) while the oldest unprocessed one has waited longer than this.
+pub const MAX_PROCESSING_LAG_MS: i64 = 5_000;
 /// How long a resolved routing key is trusted.
 pub const ROUTE_TTL: Duration = Duration::from_secs(5);
 /// How long an unknown routing key is remembered as unknown.
@@ -53,6 +61,9 @@ pub enum AcceptError {
 /// The Events API's shared state: the writer queue, the routing-key cache, the rate limiter, and the
 /// processor's wake-up.
 pub struct Ingest {
+    /// How far processing lags behind accepting (ms), as the processor last measured it.
+    pub processing_lag_ms: AtomicI64,
+    lag_gauge: Gauge,
     tx: mpsc::Sender<Pending>,
     rx: Mutex<Option<mpsc::Receiver<Pending>>>,
     routes: Mutex<HashMap<String, (Option<IntegrationRoute>, Instant)>>,
@@ -76,7 +87,13 @@ impl Ingest {
             r.register("events_commit_batch_size", "Events committed per group commit", batch_size.clone());
             r.register("events_commit_seconds", "Duration of each events group commit", commit_seconds.clone());
         });
+        let lag_gauge = Gauge::default();
+        metrics.with_registry(|r| {
+            r.register("events_processing_lag_milliseconds", "Age of the oldest unprocessed event", lag_gauge.clone());
+        });
         Self {
+            processing_lag_ms: AtomicI64::new(0),
+            lag_gauge,
             batch_size,
             commit_seconds,
             tx,
@@ -116,8 +133,18 @@ impl Ingest {
         }
     }
 
+    /// Records how far processing lags (the processor calls this).
+    pub fn set_processing_lag(&self, lag_ms: i64) {
+        let lag = lag_ms.max(0);
+        self.processing_lag_ms.store(lag, Ordering::Relaxed);
+        self.lag_gauge.set(lag);
+    }
+
     /// Queues an event for the writer and waits until it is committed.
     pub async fn accept(&self, item: InboxItem) -> Result<(), AcceptError> {
+        if self.processing_lag_ms.load(Ordering::Relaxed) > MAX_PROCESSING_LAG_MS {
+            return Err(AcceptError::Overloaded);
+        }
         let (done, committed) = oneshot::channel();
         match self.tx.try_send(Pending { item, done }) {
             Ok(()) => {}
@@ -240,5 +267,18 @@ mod tests {
         assert_eq!(ingest.limit_for(&route), 0, "0 = unlimited");
         route.rate_limit_per_minute = Some(10);
         assert_eq!(ingest.limit_for(&route), 10);
+    }
+
+    #[test]
+    fn a_lagging_processor_makes_accept_refuse_until_it_catches_up() {
+        let ingest = Ingest::new(0, &crate::metrics::Metrics::new());
+        ingest.set_processing_lag(MAX_PROCESSING_LAG_MS + 1);
+        assert_eq!(ingest.accept(item(0)).now_or_never(), Some(Err(AcceptError::Overloaded)));
+        ingest.set_processing_lag(0);
+        assert_eq!(
+            ingest.accept(item(1)).now_or_never(),
+            None,
+            "a caught-up processor lets the event through to the writer"
+        );
     }
 }

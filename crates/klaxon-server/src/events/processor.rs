@@ -28,6 +28,15 @@ const DAY_MS: i64 = 86_400_000;
 /// Attempts of a single failing row before it is stamped failed.
 const MAX_SINGLE_ATTEMPTS: u32 = 3;
 
+/// Measures how long the oldest waiting event has waited, for the accept path's overload guard.
+async fn measure_lag(app: &App) {
+    match app.store.oldest_unprocessed_event_at().await {
+        Ok(Some(at)) => app.events.set_processing_lag(app.now_ms() - at),
+        Ok(None) => app.events.set_processing_lag(0),
+        Err(e) => tracing::warn!(error = %e, "measuring the processing lag failed"),
+    }
+}
+
 pub fn spawn(app: &App) -> tokio::task::JoinHandle<()> {
     let app = app.clone();
     tokio::spawn(async move { run(app).await })
@@ -55,9 +64,11 @@ async fn run(app: App) {
             Ok(n) => {
                 single_failures = 0;
                 if n as i64 == BATCH {
+                    measure_lag(&app).await;
                     tokio::task::yield_now().await;
                     continue;
                 }
+                app.events.set_processing_lag(0);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "event batch failed; retrying the oldest event alone");

@@ -139,6 +139,14 @@ pub async fn unprocessed_count(p: &Pools) -> Result<i64> {
     Ok(n)
 }
 
+pub async fn oldest_unprocessed_at(p: &Pools) -> Result<Option<i64>> {
+    let row: Option<(i64,)> =
+        sqlx::query_as("SELECT received_at FROM events WHERE processed_at IS NULL ORDER BY seq LIMIT 1")
+            .fetch_optional(&p.read)
+            .await?;
+    Ok(row.map(|(at,)| at))
+}
+
 pub async fn inbox(p: &Pools) -> Result<Vec<InboxRow>> {
     let sql = format!("SELECT {INBOX_COLUMNS} FROM events ORDER BY seq");
     Ok(sqlx::query_as::<Db, InboxRow>(sqlx::AssertSqlSafe(sql)).fetch_all(&p.read).await?)
