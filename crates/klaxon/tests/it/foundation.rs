@@ -121,3 +121,34 @@ async fn unknown_routes_are_404() {
     let (status, _) = server.get("/no_such_thing").await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn a_rest_body_over_512_kb_is_a_413_in_pagerduty_shape() {
+    let server = TestServer::start().await;
+    let body = serde_json::json!({"team": {"name": "big", "description": "x".repeat(600 * 1024)}});
+    let response = server.req(Method::POST, "/teams").json(&body).send().await.expect("an answer, not a reset");
+    assert_eq!(response.status(), 413);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let (_, body) = read(response).await;
+    assert!(error_text(&body).contains("524288"), "{body}");
+    let (_, teams) = server.get("/teams").await;
+    assert_eq!(teams["teams"], serde_json::json!([]), "nothing was written");
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_400_naming_the_body_never_a_500() {
+    let server = TestServer::start().await;
+    for raw in ["{", "[]", "null", "{\"team\": 5}", "{\"team\": {\"name\": [1]}}"] {
+        let response = server
+            .req(Method::POST, "/teams")
+            .header("Content-Type", "application/json")
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let (_, body) = read(response).await;
+        assert_eq!(status, 400, "{raw} -> {body}");
+        assert!(!error_text(&body).is_empty(), "{raw} -> {body}");
+    }
+}
