@@ -13,8 +13,9 @@
 //! (v1: 403) at once instead of letting latency grow without bound; every sender retries those.
 //!
 //! The same 429 answers while processing lags: when the oldest accepted-but-unprocessed event is older than
-//! [`MAX_PROCESSING_LAG_MS`] (the processor measures it), new events are refused until it catches up, so
-//! the time from a 202 to the incident stays bounded under overload instead of growing with the backlog.
+//! [`MAX_PROCESSING_LAG_MS`], or more than [`MAX_PROCESSING_BACKLOG`] events wait (the processor measures
+//! both after each full batch), new events are refused until it catches up, so the time from a 202 to the
+//! incident stays bounded under overload instead of growing with the backlog.
 //!
 //! Routing keys are resolved through a small in-memory cache ([`ROUTE_TTL`]): a new integration is
 //! usable at once (unknown keys are cached only briefly), while a deleted integration, or a changed rate
@@ -35,8 +36,10 @@ use tokio::sync::{Notify, mpsc, oneshot};
 pub const MAX_BATCH: usize = 1024;
 /// Events waiting for the writer before new ones are refused with 429.
 pub const QUEUE_CAPACITY: usize = 8192;
-/// Refuse new events (429) while the oldest unprocessed one has waited longer than this.
+/// Refuse new events (429) while the oldest unprocessed one has waited longer than this...
 pub const MAX_PROCESSING_LAG_MS: i64 = 5_000;
+/// ...or while more than this many accepted events wait to be processed.
+pub const MAX_PROCESSING_BACKLOG: i64 = 1_000;
 /// How long a resolved routing key is trusted.
 pub const ROUTE_TTL: Duration = Duration::from_secs(5);
 /// How long an unknown routing key is remembered as unknown.
@@ -63,6 +66,8 @@ pub enum AcceptError {
 pub struct Ingest {
     /// How far processing lags behind accepting (ms), as the processor last measured it.
     pub processing_lag_ms: AtomicI64,
+    /// How many accepted events wait to be processed, as the processor last measured it.
+    pub processing_backlog: AtomicI64,
     lag_gauge: Gauge,
     tx: mpsc::Sender<Pending>,
     rx: Mutex<Option<mpsc::Receiver<Pending>>>,
@@ -93,6 +98,7 @@ impl Ingest {
         });
         Self {
             processing_lag_ms: AtomicI64::new(0),
+            processing_backlog: AtomicI64::new(0),
             lag_gauge,
             batch_size,
             commit_seconds,
@@ -140,9 +146,16 @@ impl Ingest {
         self.lag_gauge.set(lag);
     }
 
+    /// Records how many accepted events wait to be processed (the processor calls this).
+    pub fn set_processing_backlog(&self, events: i64) {
+        self.processing_backlog.store(events.max(0), Ordering::Relaxed);
+    }
+
     /// Queues an event for the writer and waits until it is committed.
     pub async fn accept(&self, item: InboxItem) -> Result<(), AcceptError> {
-        if self.processing_lag_ms.load(Ordering::Relaxed) > MAX_PROCESSING_LAG_MS {
+        if self.processing_lag_ms.load(Ordering::Relaxed) > MAX_PROCESSING_LAG_MS
+            || self.processing_backlog.load(Ordering::Relaxed) > MAX_PROCESSING_BACKLOG
+        {
             return Err(AcceptError::Overloaded);
         }
         let (done, committed) = oneshot::channel();

@@ -28,12 +28,17 @@ const DAY_MS: i64 = 86_400_000;
 /// Attempts of a single failing row before it is stamped failed.
 const MAX_SINGLE_ATTEMPTS: u32 = 3;
 
-/// Measures how long the oldest waiting event has waited, for the accept path's overload guard.
+/// Measures how long the oldest waiting event has waited and how many wait, for the accept path's
+/// overload guard.
 async fn measure_lag(app: &App) {
     match app.store.oldest_unprocessed_event_at().await {
         Ok(Some(at)) => app.events.set_processing_lag(app.now_ms() - at),
         Ok(None) => app.events.set_processing_lag(0),
         Err(e) => tracing::warn!(error = %e, "measuring the processing lag failed"),
+    }
+    match app.store.unprocessed_event_count().await {
+        Ok(n) => app.events.set_processing_backlog(n),
+        Err(e) => tracing::warn!(error = %e, "measuring the processing backlog failed"),
     }
 }
 
@@ -69,6 +74,7 @@ async fn run(app: App) {
                     continue;
                 }
                 app.events.set_processing_lag(0);
+                app.events.set_processing_backlog(0);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "event batch failed; retrying the oldest event alone");
