@@ -39,7 +39,7 @@ pub const QUEUE_CAPACITY: usize = 8192;
 /// Refuse new events (429) while the oldest unprocessed one has waited longer than this...
 pub const MAX_PROCESSING_LAG_MS: i64 = 5_000;
 /// ...or while more than this many accepted events wait to be processed.
-pub const MAX_PROCESSING_BACKLOG: i64 = 1_000;
+pub const MAX_PROCESSING_BACKLOG: i64 = 250;
 /// How long a resolved routing key is trusted.
 pub const ROUTE_TTL: Duration = Duration::from_secs(5);
 /// How long an unknown routing key is remembered as unknown.
