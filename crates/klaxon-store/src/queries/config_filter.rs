@@ -56,6 +56,17 @@ impl Filter {
         if self.clauses.is_empty() { String::new() } else { format!(" WHERE {}", self.clauses.join(" AND ")) }
     }
 
+    /// `COUNT(*)` of `table` under these conditions when `want` (a list asked for `total=true`), else `None`.
+    pub async fn total(&self, read: &sqlx::Pool<Db>, table: &str, want: bool) -> crate::Result<Option<i64>> {
+        if !want {
+            return Ok(None);
+        }
+        let sql = format!("SELECT COUNT(*) FROM {table}{}", self.where_sql());
+        let (count,): (i64,) =
+            self.bind_as(sqlx::query_as::<Db, (i64,)>(sqlx::AssertSqlSafe(sql))).fetch_one(read).await?;
+        Ok(Some(count))
+    }
+
     /// The number of values bound so far (the next `LIMIT`/`OFFSET` placeholders follow it).
     pub fn len(&self) -> usize {
         self.binds.len()

@@ -35,6 +35,22 @@ fn push_in(qb: &mut QueryBuilder<Db>, values: &[String]) {
     qb.push(")");
 }
 
+/// `COUNT(*)` of `from` under the conditions `push_filter` adds, when `want` (a list asked for `total=true`).
+async fn count_if(
+    p: &Pools,
+    want: bool,
+    from: &str,
+    push_filter: impl Fn(&mut QueryBuilder<Db>),
+) -> Result<Option<i64>> {
+    if !want {
+        return Ok(None);
+    }
+    let mut qb = QueryBuilder::<Db>::new(format!("SELECT COUNT(*) FROM {from}"));
+    push_filter(&mut qb);
+    let (n,): (i64,) = qb.build_query_as().fetch_one(&p.read).await?;
+    Ok(Some(n))
+}
+
 fn push_incident_filter(qb: &mut QueryBuilder<Db>, f: &IncidentFilter) {
     qb.push(" WHERE 1 = 1");
     if !f.statuses.is_empty() {
@@ -94,14 +110,7 @@ pub async fn list(
     qb.push(" OFFSET ");
     qb.push_bind(offset);
     let rows = qb.build_query_as::<IncidentRow>().fetch_all(&p.read).await?;
-    let total = if want_total {
-        let mut qb = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM incidents i");
-        push_incident_filter(&mut qb, f);
-        let (n,): (i64,) = qb.build_query_as().fetch_one(&p.read).await?;
-        Some(n)
-    } else {
-        None
-    };
+    let total = count_if(p, want_total, "incidents i", |qb| push_incident_filter(qb, f)).await?;
     Ok((rows, total))
 }
 
@@ -848,14 +857,7 @@ pub async fn log_entries(
     qb.push(" OFFSET ");
     qb.push_bind(offset);
     let rows = qb.build_query_as::<LogEntryRow>().fetch_all(&p.read).await?;
-    let total = if want_total {
-        let mut qb = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM log_entries");
-        push_log_filter(&mut qb, f);
-        let (n,): (i64,) = qb.build_query_as().fetch_one(&p.read).await?;
-        Some(n)
-    } else {
-        None
-    };
+    let total = count_if(p, want_total, "log_entries", |qb| push_log_filter(qb, f)).await?;
     Ok((rows, total))
 }
 

@@ -194,14 +194,7 @@ pub async fn list(
         .bind(offset)
         .fetch_all(&p.read)
         .await?;
-    let total = if want_total {
-        let sql = format!("SELECT COUNT(*) FROM maintenance_windows{}", w.where_sql());
-        let (count,): (i64,) =
-            w.bind_as(sqlx::query_as::<Db, (i64,)>(sqlx::AssertSqlSafe(sql))).fetch_one(&p.read).await?;
-        Some(count)
-    } else {
-        None
-    };
+    let total = w.total(&p.read, "maintenance_windows", want_total).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         out.push(details(p, row).await?);
