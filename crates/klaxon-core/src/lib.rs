@@ -4,6 +4,7 @@
 //! instant is a parameter, so hours of on-call time can be tested in microseconds. A test in
 //! `tests/purity.rs` fails if this crate gains a dependency on tokio, sqlx, axum or reqwest.
 
+pub mod alert_batch;
 pub mod clock;
 pub mod events;
 pub mod incident;

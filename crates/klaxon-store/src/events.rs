@@ -127,15 +127,7 @@ pub struct EventIncidentRow {
 }
 
 /// Processor outcomes stamped on inbox rows.
-pub mod outcomes {
-    pub const CREATED: &str = "created";
-    pub const DEDUPLICATED: &str = "deduplicated";
-    pub const SUPPRESSED: &str = "suppressed";
-    pub const ACKNOWLEDGED: &str = "acknowledged";
-    pub const RESOLVED: &str = "resolved";
-    pub const DROPPED: &str = "dropped";
-    pub const FAILED: &str = "failed";
-}
+pub use klaxon_core::alert_batch::outcomes;
 
 impl Store {
     /// The live integration (of a live service) with this integration key.
@@ -143,17 +135,13 @@ impl Store {
         dispatch!(self, p => q::events::route(p, integration_key))
     }
 
-    /// Commits a batch of accepted events in one write transaction (group commit). Returns whether
-    /// the processor should run: on SQLite the same transaction also applies the oldest unprocessed rows
-    /// (up to the batch size plus [`INLINE_PROCESSING_EXTRA`]) under a savepoint, so one fsync covers
-    /// accepting and processing, and only a remaining backlog needs the processor. On PostgreSQL
-    /// (concurrent writers, several nodes) processing is left to the processor.
+    /// Commits a batch of accepted events in one write transaction (group commit), and applies them in the
+    /// same transaction (one fsync for both; see `queries::events::accept`). When older events still wait,
+    /// up to the batch size plus [`INLINE_PROCESSING_EXTRA`] of the oldest are applied instead. Returns
+    /// whether unprocessed events may remain, for the processor worker.
     pub async fn accept_events(&self, items: &[InboxItem], now_ms: i64) -> Result<bool> {
-        let inline_limit = match self.kind() {
-            crate::BackendKind::Sqlite => items.len() as i64 + INLINE_PROCESSING_EXTRA,
-            crate::BackendKind::Postgres => 0,
-        };
-        dispatch!(self, p => q::events::accept(p, items, now_ms, inline_limit))
+        let limit = items.len() as i64 + INLINE_PROCESSING_EXTRA;
+        dispatch!(self, p => q::events::accept(p, items, now_ms, true, limit))
     }
 
     /// Applies up to `limit` unprocessed inbox rows in one transaction; returns how many it processed.

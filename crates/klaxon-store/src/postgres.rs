@@ -48,6 +48,12 @@ pub async fn schema_columns(pool: &sqlx::Pool<Db>) -> Result<Vec<(String, String
     Ok(rows)
 }
 
+/// Appended to a SELECT that reads rows the transaction will change, so a concurrent writer waits.
+/// PostgreSQL: row locks.
+pub const FOR_UPDATE: &str = " FOR UPDATE";
+/// The same, for a query whose rows come from the table aliased `i` (joined with others).
+pub const FOR_UPDATE_OF_I: &str = " FOR UPDATE OF i";
+
 /// Claims up to `limit` due jobs whose lease is free (see `queries::jobs::claim_due`). `FOR UPDATE SKIP
 /// LOCKED` lets several nodes claim at once without waiting on, or double-claiming, each other's rows.
 pub async fn claim_due_jobs(

@@ -67,6 +67,12 @@ pub async fn schema_columns(pool: &sqlx::Pool<Db>) -> Result<Vec<(String, String
     Ok(rows)
 }
 
+/// Appended to a SELECT that reads rows the transaction will change, so a concurrent writer waits.
+/// SQLite: nothing, its one writer already excludes the others.
+pub const FOR_UPDATE: &str = "";
+/// The same, for a query whose rows come from the table aliased `i` (joined with others).
+pub const FOR_UPDATE_OF_I: &str = "";
+
 /// Claims up to `limit` due jobs whose lease is free (see `queries::jobs::claim_due`). SQLite has one
 /// writer, so the `BEGIN IMMEDIATE` transaction the caller holds is enough to make the claim exclusive.
 pub async fn claim_due_jobs(

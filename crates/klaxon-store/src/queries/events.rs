@@ -1,11 +1,11 @@
 //! SQL for the Events API inbox and its processor (see `crate::events` for the rules).
 
+use super::event_processing::Pending;
 use super::{Db, Pools, begin_write, lock_event_processing};
 use crate::events::{AlertRow, EventIncidentRow, InboxItem, InboxRow, IntegrationRoute, outcomes};
 use crate::{Result, ids};
-use klaxon_core::events::{AlertEvent, Decision, EventAction, IncidentChoice, choose_incident, decide, urgency_for};
-use serde_json::{Value, json};
-use std::collections::HashMap;
+use klaxon_core::events::ChangeEvent;
+use serde_json::Value;
 
 pub type Tx<'a> = sqlx::Transaction<'a, Db>;
 
@@ -20,67 +20,143 @@ pub async fn route(p: &Pools, key: &str) -> Result<Option<IntegrationRoute>> {
     .await?)
 }
 
-/// Commits the batch; with `inline_limit > 0`, also applies up to that many of the oldest unprocessed
-/// rows (the new ones included) inside the same transaction, under a savepoint: one commit (one fsync)
-/// then covers accepting and processing. A processing failure rolls back to the savepoint only, and the
-/// batch still commits (the processor worker retries those rows). Returns whether unprocessed rows may
-/// remain (processing skipped, failed, or stopped at the limit).
-pub async fn accept(p: &Pools, items: &[InboxItem], now: i64, inline_limit: i64) -> Result<bool> {
+/// Commits the batch. With `process` (the server's writer always asks for it), the same transaction also
+/// applies the alert events, set-based (see [`super::event_processing`]), and inserts their inbox rows
+/// already stamped: one commit (one fsync) covers accepting and processing, and an event's incident is
+/// readable when its 202 goes out. Processing runs under a savepoint: if it fails, the rows are inserted
+/// unprocessed instead and the batch still commits (the processor worker retries them). When older rows
+/// still wait (a backlog after a restart or a failure), they go first, in order: the new rows are inserted
+/// unprocessed and up to `process_limit` of the oldest rows are applied. Returns whether unprocessed rows
+/// may remain.
+pub async fn accept(p: &Pools, items: &[InboxItem], now: i64, process: bool, process_limit: i64) -> Result<bool> {
     let mut tx = begin_write(p).await?;
+    let mut changes = Vec::new();
+    let mut alerts = Vec::new();
     for item in items {
         match item {
-            InboxItem::Alert { integration_id, service_id, dedup_key, body } => {
-                sqlx::query(
-                    "INSERT INTO events (id, kind, received_at, integration_id, service_id, dedup_key, body)
-                     VALUES ($1, 'alert', $2, $3, $4, $5, $6)",
-                )
-                .bind(ids::long_id())
-                .bind(now)
-                .bind(integration_id)
-                .bind(service_id)
-                .bind(dedup_key)
-                .bind(body)
-                .execute(&mut *tx)
-                .await?;
-            }
+            InboxItem::Alert { integration_id, service_id, dedup_key, body } => alerts.push((
+                ids::long_id(),
+                integration_id.as_str(),
+                service_id.as_str(),
+                dedup_key.as_str(),
+                body.as_str(),
+            )),
             InboxItem::Change { integration_id, service_id, event } => {
-                sqlx::query(
-                    "INSERT INTO change_events (id, service_id, integration_id, summary, source, event_timestamp,
-                                                custom_details, links, images, received_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                )
-                .bind(ids::resource_id())
-                .bind(service_id)
-                .bind(integration_id)
-                .bind(&event.summary)
-                .bind(&event.source)
-                .bind(event.timestamp_ms.unwrap_or(now))
-                .bind(event.custom_details.as_ref().map(Value::to_string))
-                .bind(Value::Array(event.links.clone()).to_string())
-                .bind(Value::Array(event.images.clone()).to_string())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                changes.push((integration_id, service_id, event))
             }
         }
     }
-    let has_alerts = items.iter().any(|i| matches!(i, InboxItem::Alert { .. }));
-    let mut backlog = has_alerts;
-    if has_alerts && inline_limit > 0 {
-        let mut savepoint = sqlx::Acquire::begin(&mut tx).await?;
-        match process_rows(&mut savepoint, inline_limit, now).await {
-            Ok(n) => {
-                savepoint.commit().await?;
-                backlog = n as i64 >= inline_limit;
+    if !changes.is_empty() {
+        insert_change_events(&mut tx, &changes, now).await?;
+    }
+    if alerts.is_empty() {
+        tx.commit().await?;
+        return Ok(false);
+    }
+    let mut backlog = true;
+    if process {
+        lock_event_processing(&mut tx).await?;
+        let waiting: Option<(i64,)> =
+            sqlx::query_as("SELECT seq FROM events WHERE processed_at IS NULL ORDER BY seq LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        if waiting.is_none() {
+            let mut savepoint = sqlx::Acquire::begin(&mut tx).await?;
+            let pending: Vec<Pending<'_>> = alerts
+                .iter()
+                .map(|(_, integration_id, service_id, _, body)| Pending {
+                    integration_id,
+                    service_id,
+                    received_at: now,
+                    kind: "alert",
+                    body,
+                })
+                .collect();
+            let applied = match super::event_processing::apply(&mut savepoint, &pending).await {
+                Ok(outcomes) => insert_inbox(&mut savepoint, &alerts, now, Some(&outcomes)).await,
+                Err(e) => Err(e),
+            };
+            match applied {
+                Ok(()) => {
+                    savepoint.commit().await?;
+                    tx.commit().await?;
+                    return Ok(false);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "inline event processing failed; the processor will retry");
+                    savepoint.rollback().await?;
+                }
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "inline event processing failed; the processor will retry");
-                savepoint.rollback().await?;
+            insert_inbox(&mut tx, &alerts, now, None).await?;
+        } else {
+            insert_inbox(&mut tx, &alerts, now, None).await?;
+            let mut savepoint = sqlx::Acquire::begin(&mut tx).await?;
+            match process_rows(&mut savepoint, process_limit, now).await {
+                Ok(n) => {
+                    savepoint.commit().await?;
+                    backlog = n as i64 >= process_limit;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "inline event processing failed; the processor will retry");
+                    savepoint.rollback().await?;
+                }
             }
         }
+    } else {
+        insert_inbox(&mut tx, &alerts, now, None).await?;
     }
     tx.commit().await?;
     Ok(backlog)
+}
+
+/// An alert event's inbox row: `(id, integration_id, service_id, dedup_key, body)`.
+type NewRow<'a> = (String, &'a str, &'a str, &'a str, &'a str);
+
+/// Inserts inbox rows in order, stamped with their outcomes when they were processed already.
+async fn insert_inbox(tx: &mut Tx<'_>, rows: &[NewRow<'_>], now: i64, outcomes: Option<&[String]>) -> Result<()> {
+    let per = 30_000 / 9;
+    for (c, chunk) in rows.chunks(per).enumerate() {
+        let mut qb = sqlx::QueryBuilder::<Db>::new(
+            "INSERT INTO events (id, kind, received_at, integration_id, service_id, dedup_key, body, processed_at, outcome) ",
+        );
+        qb.push_values(chunk.iter().enumerate(), |mut b, (i, (id, integration_id, service_id, key, body))| {
+            let outcome = outcomes.and_then(|o| o.get(c * per + i)).cloned();
+            b.push_bind(id.clone())
+                .push("'alert'")
+                .push_bind(now)
+                .push_bind(integration_id.to_string())
+                .push_bind(service_id.to_string())
+                .push_bind(key.to_string())
+                .push_bind(body.to_string())
+                .push_bind(outcome.as_ref().map(|_| now))
+                .push_bind(outcome);
+        });
+        qb.build().persistent(false).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn insert_change_events(tx: &mut Tx<'_>, changes: &[(&String, &String, &ChangeEvent)], now: i64) -> Result<()> {
+    for chunk in changes.chunks(3_000) {
+        let mut qb = sqlx::QueryBuilder::<Db>::new(
+            "INSERT INTO change_events (id, service_id, integration_id, summary, source, event_timestamp,
+                                        custom_details, links, images, received_at) ",
+        );
+        qb.push_values(chunk, |mut b, (integration_id, service_id, event)| {
+            b.push_bind(ids::resource_id())
+                .push_bind(service_id.to_string())
+                .push_bind(integration_id.to_string())
+                .push_bind(event.summary.clone())
+                .push_bind(event.source.clone())
+                .push_bind(event.timestamp_ms.unwrap_or(now))
+                .push_bind(event.custom_details.as_ref().map(Value::to_string))
+                .push_bind(Value::Array(event.links.clone()).to_string())
+                .push_bind(Value::Array(event.images.clone()).to_string())
+                .push_bind(now);
+        });
+        qb.build().persistent(false).execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 const INBOX_COLUMNS: &str =
@@ -93,23 +169,33 @@ pub async fn process_batch(p: &Pools, limit: i64, now: i64) -> Result<usize> {
     Ok(n)
 }
 
-/// Applies up to `limit` of the oldest unprocessed rows inside `tx`, stamping each.
+/// Applies up to `limit` of the oldest unprocessed rows inside `tx`, set-based, and stamps each.
 async fn process_rows(tx: &mut Tx<'_>, limit: i64, now: i64) -> Result<usize> {
     lock_event_processing(tx).await?;
     let sql = format!("SELECT {INBOX_COLUMNS} FROM events WHERE processed_at IS NULL ORDER BY seq LIMIT $1");
     let rows = sqlx::query_as::<Db, InboxRow>(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(&mut **tx).await?;
-    let mut cache = BatchCache::default();
-    for row in &rows {
-        let outcome = match row.kind.as_str() {
-            "alert" => apply_alert(tx, &mut cache, row).await?,
-            _ => outcomes::DROPPED.to_string(),
-        };
-        sqlx::query("UPDATE events SET processed_at = $1, outcome = $2 WHERE seq = $3")
-            .bind(now)
-            .bind(outcome)
-            .bind(row.seq)
-            .execute(&mut **tx)
-            .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let pending: Vec<Pending<'_>> = rows
+        .iter()
+        .map(|r| Pending {
+            integration_id: &r.integration_id,
+            service_id: &r.service_id,
+            received_at: r.received_at,
+            kind: &r.kind,
+            body: &r.body,
+        })
+        .collect();
+    let outcomes = super::event_processing::apply(tx, &pending).await?;
+    for (chunk_rows, chunk_outcomes) in rows.chunks(10_000).zip(outcomes.chunks(10_000)) {
+        let mut qb = sqlx::QueryBuilder::<Db>::new("UPDATE events SET processed_at = ");
+        qb.push_bind(now).push(", outcome = v.column2 FROM (");
+        qb.push_values(chunk_rows.iter().zip(chunk_outcomes), |mut b, (row, outcome)| {
+            b.push_bind(row.seq).push_bind(outcome.clone());
+        });
+        qb.push(") AS v WHERE events.seq = v.column1");
+        qb.build().persistent(false).execute(&mut **tx).await?;
     }
     Ok(rows.len())
 }
@@ -183,439 +269,6 @@ pub async fn log_entry_types(p: &Pools, incident_id: &str) -> Result<Vec<(String
         .bind(incident_id)
         .fetch_all(&p.read)
         .await?)
-}
-
-/// The service facts processing needs.
-#[derive(Clone, sqlx::FromRow)]
-struct ServiceFacts {
-    status: String,
-    incident_urgency_rule: String,
-    escalation_policy_id: String,
-    deleted_at: Option<i64>,
-}
-
-/// Configuration read once per batch (services, their maintenance windows, policies' first-rule users):
-/// it cannot change under the batch transaction, and re-reading it per event would dominate the cost.
-#[derive(Default)]
-struct BatchCache {
-    services: HashMap<String, Option<ServiceFacts>>,
-    /// `(start, end)` of each maintenance window of a service.
-    windows: HashMap<String, Vec<(i64, i64)>>,
-    /// The user targets of a policy's first rule.
-    assignees: HashMap<String, Vec<String>>,
-}
-
-impl BatchCache {
-    async fn service(&mut self, tx: &mut Tx<'_>, service_id: &str) -> Result<Option<ServiceFacts>> {
-        if let Some(found) = self.services.get(service_id) {
-            return Ok(found.clone());
-        }
-        let service: Option<ServiceFacts> = sqlx::query_as(
-            "SELECT status, incident_urgency_rule, escalation_policy_id, deleted_at FROM services WHERE id = $1",
-        )
-        .bind(service_id)
-        .fetch_optional(&mut **tx)
-        .await?;
-        self.services.insert(service_id.to_string(), service.clone());
-        Ok(service)
-    }
-
-    async fn in_maintenance(&mut self, tx: &mut Tx<'_>, service_id: &str, at: i64) -> Result<bool> {
-        if !self.windows.contains_key(service_id) {
-            let windows: Vec<(i64, i64)> = sqlx::query_as(
-                "SELECT mw.start_time, mw.end_time FROM maintenance_window_services mws
-                 JOIN maintenance_windows mw ON mw.id = mws.maintenance_window_id
-                 WHERE mws.service_id = $1",
-            )
-            .bind(service_id)
-            .fetch_all(&mut **tx)
-            .await?;
-            self.windows.insert(service_id.to_string(), windows);
-        }
-        Ok(self.windows.get(service_id).is_some_and(|w| w.iter().any(|(start, end)| *start <= at && at < *end)))
-    }
-
-    async fn assignees(&mut self, tx: &mut Tx<'_>, policy_id: &str) -> Result<Vec<String>> {
-        if let Some(found) = self.assignees.get(policy_id) {
-            return Ok(found.clone());
-        }
-        // The user targets of the policy's first rule (schedule targets come with schedules).
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT t.target_id FROM escalation_rules r
-             JOIN escalation_targets t ON t.escalation_rule_id = r.id
-             JOIN users u ON u.id = t.target_id AND u.deleted_at IS NULL
-             WHERE r.escalation_policy_id = $1 AND t.target_type = 'user'
-               AND r.position = (SELECT MIN(position) FROM escalation_rules WHERE escalation_policy_id = $1)
-             ORDER BY t.position",
-        )
-        .bind(policy_id)
-        .fetch_all(&mut **tx)
-        .await?;
-        let mut ids: Vec<String> = Vec::new();
-        for (id,) in rows {
-            if !ids.contains(&id) {
-                ids.push(id);
-            }
-        }
-        self.assignees.insert(policy_id.to_string(), ids.clone());
-        Ok(ids)
-    }
-}
-
-/// Applies one alert event inside the batch transaction; returns the outcome to stamp.
-async fn apply_alert(tx: &mut Tx<'_>, cache: &mut BatchCache, row: &InboxRow) -> Result<String> {
-    let event: AlertEvent = serde_json::from_str(&row.body)?;
-    let at = row.received_at;
-    let service = cache.service(tx, &row.service_id).await?;
-    let Some(service) = service.filter(|s| s.deleted_at.is_none()) else {
-        return Ok(format!("{}: service deleted", outcomes::DROPPED));
-    };
-    let found: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT a.id, a.incident_id, i.status FROM alerts a LEFT JOIN incidents i ON i.id = a.incident_id
-         WHERE a.integration_id = $1 AND a.alert_key = $2 AND a.status = 'triggered' AND a.suppressed = FALSE",
-    )
-    .bind(&row.integration_id)
-    .bind(&event.dedup_key)
-    .fetch_optional(&mut **tx)
-    .await?;
-    // An open alert whose incident was resolved some other way (the REST API, a timer) is stale: it is
-    // resolved now, so a trigger opens a new incident instead of deduplicating into a resolved one.
-    let open = match found {
-        Some((alert_id, _, Some(status))) if status == "resolved" => {
-            sqlx::query("UPDATE alerts SET status = 'resolved', resolved_at = $1, updated_at = $1 WHERE id = $2")
-                .bind(at)
-                .bind(&alert_id)
-                .execute(&mut **tx)
-                .await?;
-            None
-        }
-        Some((alert_id, incident_id, _)) => Some((alert_id, incident_id)),
-        None => None,
-    };
-    let channel = channel(&event);
-    match decide(event.action, open.is_some()) {
-        Decision::Deduplicate => {
-            let (alert_id, incident_id) = open.unwrap_or_default();
-            sqlx::query(
-                "UPDATE alerts SET trigger_count = trigger_count + 1, last_occurred_at = $1, updated_at = $1
-                 WHERE id = $2",
-            )
-            .bind(at)
-            .bind(&alert_id)
-            .execute(&mut **tx)
-            .await?;
-            log_entry(tx, "trigger_log_entry", incident_id.as_deref(), Some(&alert_id), row, &channel, None, at)
-                .await?;
-            Ok(outcomes::DEDUPLICATED.into())
-        }
-        Decision::CreateAlert => {
-            let suppressed = service.status == "disabled" || cache.in_maintenance(tx, &row.service_id, at).await?;
-            if suppressed {
-                let bumped = sqlx::query(
-                    "UPDATE alerts SET trigger_count = trigger_count + 1, last_occurred_at = $1, updated_at = $1
-                     WHERE integration_id = $2 AND alert_key = $3 AND status = 'triggered' AND suppressed = TRUE",
-                )
-                .bind(at)
-                .bind(&row.integration_id)
-                .bind(&event.dedup_key)
-                .execute(&mut **tx)
-                .await?;
-                if bumped.rows_affected() == 0 {
-                    insert_alert(tx, &event, row, None, true, None).await?;
-                }
-                return Ok(outcomes::SUPPRESSED.into());
-            }
-            resolve_suppressed(tx, row, &event.dedup_key, at).await?;
-            match choose_incident(&event, &[]) {
-                IncidentChoice::New | IncidentChoice::Join(_) => {
-                    create_incident(tx, cache, &event, row, &service, &channel).await?;
-                }
-            }
-            Ok(outcomes::CREATED.into())
-        }
-        Decision::Acknowledge => {
-            let (_, incident_id) = open.unwrap_or_default();
-            let Some(incident_id) = incident_id else { return Ok(outcomes::DROPPED.into()) };
-            let changed = sqlx::query(
-                "UPDATE incidents SET status = 'acknowledged', last_status_change_at = $1,
-                     last_status_change_by_type = 'integration_reference', last_status_change_by_id = $2,
-                     updated_at = $1
-                 WHERE id = $3 AND status = 'triggered'",
-            )
-            .bind(at)
-            .bind(&row.integration_id)
-            .bind(&incident_id)
-            .execute(&mut **tx)
-            .await?;
-            if changed.rows_affected() == 0 {
-                return Ok(format!("{}: not triggered", outcomes::DROPPED));
-            }
-            sqlx::query(
-                "INSERT INTO incident_acknowledgements (incident_id, acknowledger_type, acknowledger_id, at)
-                 VALUES ($1, 'service_reference', $2, $3) ON CONFLICT DO NOTHING",
-            )
-            .bind(&incident_id)
-            .bind(&row.service_id)
-            .bind(at)
-            .execute(&mut **tx)
-            .await?;
-            log_entry(tx, "acknowledge_log_entry", Some(&incident_id), None, row, &channel, None, at).await?;
-            super::jobs::incident_status_changed(tx, &incident_id, "acknowledged", at).await?;
-            Ok(outcomes::ACKNOWLEDGED.into())
-        }
-        Decision::Resolve => {
-            resolve_suppressed(tx, row, &event.dedup_key, at).await?;
-            let (alert_id, incident_id) = open.unwrap_or_default();
-            sqlx::query("UPDATE alerts SET status = 'resolved', resolved_at = $1, updated_at = $1 WHERE id = $2")
-                .bind(at)
-                .bind(&alert_id)
-                .execute(&mut **tx)
-                .await?;
-            if let Some(incident_id) = incident_id {
-                resolve_incident_if_done(tx, &incident_id, row, &channel, at).await?;
-            }
-            Ok(outcomes::RESOLVED.into())
-        }
-        Decision::Drop => {
-            if event.action == EventAction::Resolve && resolve_suppressed(tx, row, &event.dedup_key, at).await? > 0 {
-                return Ok(outcomes::RESOLVED.into());
-            }
-            Ok(outcomes::DROPPED.into())
-        }
-    }
-}
-
-/// The log entry channel of an API event.
-fn channel(event: &AlertEvent) -> Value {
-    let mut c = json!({"type": "api", "summary": event.summary.clone().unwrap_or_default(),
-        "incident_key": event.dedup_key, "details": event.custom_details.clone().unwrap_or(Value::Null)});
-    if let Some(description) = &event.summary {
-        c["description"] = Value::String(description.clone());
-    }
-    if event.severity.is_some() {
-        c["cef_details"] = json!({"severity": event.severity, "source_origin": event.source,
-            "source_component": event.component, "event_class": event.class, "service_group": event.group,
-            "client": event.client, "client_url": event.client_url, "contexts": event.contexts});
-    }
-    c
-}
-
-/// Resolves the open suppressed alert with this key, if any; returns how many it resolved.
-async fn resolve_suppressed(tx: &mut Tx<'_>, row: &InboxRow, key: &str, at: i64) -> Result<u64> {
-    let done = sqlx::query(
-        "UPDATE alerts SET status = 'resolved', resolved_at = $1, updated_at = $1
-         WHERE integration_id = $2 AND alert_key = $3 AND status = 'triggered' AND suppressed = TRUE",
-    )
-    .bind(at)
-    .bind(&row.integration_id)
-    .bind(key)
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected())
-}
-
-async fn insert_alert(
-    tx: &mut Tx<'_>,
-    event: &AlertEvent,
-    row: &InboxRow,
-    incident_id: Option<&str>,
-    suppressed: bool,
-    first_log: Option<&str>,
-) -> Result<String> {
-    let id = ids::resource_id();
-    sqlx::query(
-        "INSERT INTO alerts (id, incident_id, service_id, integration_id, alert_key, status, suppressed, severity,
-                             summary, source, component, group_name, class, custom_details, contexts, client,
-                             client_url, event_timestamp, trigger_count, first_trigger_log_entry_id, created_at,
-                             updated_at, last_occurred_at)
-         VALUES ($1, $2, $3, $4, $5, 'triggered', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1, $18,
-                 $19, $19, $19)",
-    )
-    .bind(&id)
-    .bind(incident_id)
-    .bind(&row.service_id)
-    .bind(&row.integration_id)
-    .bind(&event.dedup_key)
-    .bind(suppressed)
-    .bind(event.severity.as_deref().unwrap_or("critical"))
-    .bind(event.summary.as_deref().unwrap_or(""))
-    .bind(&event.source)
-    .bind(&event.component)
-    .bind(&event.group)
-    .bind(&event.class)
-    .bind(event.custom_details.as_ref().map(Value::to_string))
-    .bind(Value::Array(event.contexts.clone()).to_string())
-    .bind(&event.client)
-    .bind(&event.client_url)
-    .bind(event.timestamp_ms)
-    .bind(first_log)
-    .bind(row.received_at)
-    .execute(&mut **tx)
-    .await?;
-    Ok(id)
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn log_entry(
-    tx: &mut Tx<'_>,
-    kind: &str,
-    incident_id: Option<&str>,
-    alert_id: Option<&str>,
-    row: &InboxRow,
-    channel: &Value,
-    user_id: Option<&str>,
-    at: i64,
-) -> Result<String> {
-    let id = ids::long_id();
-    log_entry_with_id(tx, &id, kind, incident_id, alert_id, row, channel, user_id, at).await?;
-    Ok(id)
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn log_entry_with_id(
-    tx: &mut Tx<'_>,
-    id: &str,
-    kind: &str,
-    incident_id: Option<&str>,
-    alert_id: Option<&str>,
-    row: &InboxRow,
-    channel: &Value,
-    user_id: Option<&str>,
-    at: i64,
-) -> Result<()> {
-    let summary = match kind {
-        "trigger_log_entry" => "Triggered through the API".to_string(),
-        "acknowledge_log_entry" => "Acknowledged through the API".to_string(),
-        "resolve_log_entry" => "Resolved through the API".to_string(),
-        "assign_log_entry" => "Assigned via escalation policy".to_string(),
-        other => other.to_string(),
-    };
-    let (agent_type, agent_id, channel) = if kind == "assign_log_entry" {
-        (Some("service_reference"), row.service_id.as_str(), json!({"type": "auto"}))
-    } else {
-        (Some("integration_reference"), row.integration_id.as_str(), channel.clone())
-    };
-    sqlx::query(
-        "INSERT INTO log_entries (id, type, incident_id, alert_id, service_id, agent_type, agent_id, channel, note,
-                                  summary, user_id, details, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10, NULL, $11)",
-    )
-    .bind(id)
-    .bind(kind)
-    .bind(incident_id)
-    .bind(alert_id)
-    .bind(&row.service_id)
-    .bind(agent_type)
-    .bind(agent_id)
-    .bind(channel.to_string())
-    .bind(summary)
-    .bind(user_id)
-    .bind(at)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-async fn create_incident(
-    tx: &mut Tx<'_>,
-    cache: &mut BatchCache,
-    event: &AlertEvent,
-    row: &InboxRow,
-    service: &ServiceFacts,
-    channel: &Value,
-) -> Result<String> {
-    let at = row.received_at;
-    let (number,): (i64,) =
-        sqlx::query_as("UPDATE counters SET value = value + 1 WHERE name = 'incident_number' RETURNING value")
-            .fetch_one(&mut **tx)
-            .await?;
-    let rule: Value = serde_json::from_str(&service.incident_urgency_rule).unwrap_or(Value::Null);
-    let urgency = urgency_for(&rule, event.severity.as_deref());
-    let incident_id = ids::resource_id();
-    let log_id = ids::long_id();
-    let title = event.summary.clone().unwrap_or_default();
-    sqlx::query(
-        "INSERT INTO incidents (id, incident_number, title, description, service_id, escalation_policy_id, status,
-                                urgency, priority_id, incident_key, assigned_via, escalation_level, body_details,
-                                first_trigger_log_entry_id, last_status_change_at, last_status_change_by_type,
-                                last_status_change_by_id, created_at, updated_at)
-         VALUES ($1, $2, $3, $3, $4, $5, 'triggered', $6, NULL, $7, 'escalation_policy', 1, $8, $10, $9,
-                 'service_reference', $4, $9, $9)",
-    )
-    .bind(&incident_id)
-    .bind(number)
-    .bind(&title)
-    .bind(&row.service_id)
-    .bind(&service.escalation_policy_id)
-    .bind(urgency)
-    .bind(&event.dedup_key)
-    .bind(event.custom_details.as_ref().map(Value::to_string))
-    .bind(at)
-    .bind(&log_id)
-    .execute(&mut **tx)
-    .await?;
-    let alert_id = insert_alert(tx, event, row, Some(&incident_id), false, Some(&log_id)).await?;
-    log_entry_with_id(tx, &log_id, "trigger_log_entry", Some(&incident_id), Some(&alert_id), row, channel, None, at)
-        .await?;
-    let assignees = cache.assignees(tx, &service.escalation_policy_id).await?;
-    for user_id in &assignees {
-        let inserted = sqlx::query(
-            "INSERT INTO incident_assignments (incident_id, user_id, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        )
-        .bind(&incident_id)
-        .bind(user_id)
-        .bind(at)
-        .execute(&mut **tx)
-        .await?;
-        if inserted.rows_affected() > 0 {
-            log_entry(tx, "assign_log_entry", Some(&incident_id), None, row, channel, Some(user_id.as_str()), at)
-                .await?;
-        }
-    }
-    sqlx::query("UPDATE services SET last_incident_timestamp = $1 WHERE id = $2")
-        .bind(at)
-        .bind(&row.service_id)
-        .execute(&mut **tx)
-        .await?;
-    super::jobs::incident_status_changed(tx, &incident_id, "triggered", at).await?;
-    Ok(incident_id)
-}
-
-async fn resolve_incident_if_done(
-    tx: &mut Tx<'_>,
-    incident_id: &str,
-    row: &InboxRow,
-    channel: &Value,
-    at: i64,
-) -> Result<()> {
-    let (open,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM alerts WHERE incident_id = $1 AND status = 'triggered'")
-        .bind(incident_id)
-        .fetch_one(&mut **tx)
-        .await?;
-    if open > 0 {
-        return Ok(());
-    }
-    let changed = sqlx::query(
-        "UPDATE incidents SET status = 'resolved', resolved_at = $1, last_status_change_at = $1,
-             last_status_change_by_type = 'integration_reference', last_status_change_by_id = $2, updated_at = $1
-         WHERE id = $3 AND status <> 'resolved'",
-    )
-    .bind(at)
-    .bind(&row.integration_id)
-    .bind(incident_id)
-    .execute(&mut **tx)
-    .await?;
-    if changed.rows_affected() == 0 {
-        return Ok(());
-    }
-    sqlx::query("DELETE FROM incident_assignments WHERE incident_id = $1").bind(incident_id).execute(&mut **tx).await?;
-    sqlx::query("DELETE FROM incident_acknowledgements WHERE incident_id = $1")
-        .bind(incident_id)
-        .execute(&mut **tx)
-        .await?;
-    log_entry(tx, "resolve_log_entry", Some(incident_id), None, row, channel, None, at).await?;
-    super::jobs::incident_status_changed(tx, incident_id, "resolved", at).await?;
-    Ok(())
 }
 
 // Test fixtures (see `crate::testing`): service states the events pipeline reacts to.

@@ -5,12 +5,13 @@
 /// Backend-specific job claim (SKIP LOCKED on PostgreSQL).
 pub(crate) use super::claim_due_jobs;
 #[allow(unused_imports)]
-pub(crate) use super::{Db, Pools, begin_write, lock_event_processing};
+pub(crate) use super::{Db, FOR_UPDATE, FOR_UPDATE_OF_I, Pools, begin_write, lock_event_processing};
 
 pub mod change_events;
 pub mod config_filter;
 pub mod contact_methods;
 pub mod escalation_policies;
+pub mod event_processing;
 pub mod events;
 pub mod incidents;
 pub mod integrations;

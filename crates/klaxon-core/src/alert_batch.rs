@@ -1,0 +1,713 @@
+//! A batch of alert events applied at once: PagerDuty's dedup, acknowledge and resolve rules
+//! ([`crate::events::decide`]) over many events, in arrival order, against the open alerts they touch.
+//!
+//! Pure: the store loads the [`Facts`] (the services named, the open alerts of the batch's dedup keys and
+//! the incidents behind them), asks [`plan`] for a [`Plan`], and writes it set-based: a handful of
+//! statements however many events the batch holds. Events of one batch see each other's effects (a
+//! trigger then a resolve of the same key opens and closes one alert), and the plan holds each touched
+//! row's *final* state, so new rows are inserted as they end up and existing rows are updated once.
+//!
+//! The rules, per event:
+//! - a deleted service drops the event;
+//! - an open alert whose incident was resolved some other way (REST, a timer) is stale: it is resolved,
+//!   and the event acts as if no alert were open;
+//! - trigger on an open alert: counted on it, with a trigger log entry (no new incident, no page);
+//! - trigger with no open alert: for a disabled service or one in a maintenance window, a *suppressed*
+//!   alert (or one more count on the open suppressed alert); otherwise a new alert and, through the
+//!   replaceable grouping step ([`choose_incident`]), a new incident with the service's urgency, assigned
+//!   to the escalation policy's first responders (which resolves an open suppressed alert it replaces);
+//! - acknowledge: acknowledges the open alert's incident if it is triggered;
+//! - resolve: resolves the open alert (and an open suppressed one), and the incident once none of its
+//!   alerts is open;
+//! - acknowledge or resolve of a key with no open alert: dropped, as on PagerDuty.
+//!
+//! Each incident status change also sets the incident's timers ([`Timer`]): triggered arms the
+//! auto-resolve timeout, acknowledged the acknowledgement timeout, resolved cancels both.
+
+use crate::events::{AlertEvent, Decision, EventAction, IncidentChoice, choose_incident, decide, urgency_for};
+use crate::incident::Status;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// What processing did with an event, stamped on its inbox row.
+pub mod outcomes {
+    pub const CREATED: &str = "created";
+    pub const DEDUPLICATED: &str = "deduplicated";
+    pub const SUPPRESSED: &str = "suppressed";
+    pub const ACKNOWLEDGED: &str = "acknowledged";
+    pub const RESOLVED: &str = "resolved";
+    pub const DROPPED: &str = "dropped";
+    pub const FAILED: &str = "failed";
+    pub const DROPPED_SERVICE_DELETED: &str = "dropped: service deleted";
+    pub const DROPPED_NOT_TRIGGERED: &str = "dropped: not triggered";
+}
+
+/// One accepted alert event and where it came from.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchEvent<'a> {
+    pub integration_id: &'a str,
+    pub service_id: &'a str,
+    /// When it was accepted: the instant of everything it causes.
+    pub received_at: i64,
+    pub event: &'a AlertEvent,
+}
+
+/// A service's timers, in seconds (`None` or 0: off).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timeouts {
+    pub acknowledgement_secs: Option<i64>,
+    pub auto_resolve_secs: Option<i64>,
+}
+
+/// What processing needs to know of a live service.
+#[derive(Clone, Debug)]
+pub struct ServiceFacts {
+    pub disabled: bool,
+    /// `[start, end)` of each of its maintenance windows.
+    pub maintenance: Vec<(i64, i64)>,
+    pub escalation_policy_id: String,
+    pub urgency_rule: Value,
+    /// Who a new incident is assigned to: the user targets of the policy's first rule.
+    pub first_responders: Vec<String>,
+    pub timeouts: Timeouts,
+}
+
+impl ServiceFacts {
+    fn suppresses_at(&self, at: i64) -> bool {
+        self.disabled || self.maintenance.iter().any(|(start, end)| *start <= at && at < *end)
+    }
+}
+
+/// An open alert as stored.
+#[derive(Clone, Debug)]
+pub struct OpenAlert {
+    pub id: String,
+    pub incident_id: Option<String>,
+}
+
+/// An existing incident behind an open alert.
+#[derive(Clone, Debug)]
+pub struct IncidentFacts {
+    pub status: Status,
+    pub service_id: String,
+    /// How many of its alerts are open (triggered).
+    pub open_alerts: i64,
+    /// Its service's timers.
+    pub timeouts: Timeouts,
+}
+
+/// Everything the batch's events may touch, read in the batch's transaction.
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    /// Live services by id; a service not here was deleted.
+    pub services: HashMap<String, ServiceFacts>,
+    /// The open unsuppressed alert of each `(integration_id, dedup_key)`.
+    pub open: HashMap<(String, String), OpenAlert>,
+    /// The open suppressed alert id of each `(integration_id, dedup_key)`.
+    pub open_suppressed: HashMap<(String, String), String>,
+    /// The incidents of the open alerts, by id.
+    pub incidents: HashMap<String, IncidentFacts>,
+}
+
+/// A log entry to write. Its channel, agent and summary follow from `kind` and the event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedLogEntry {
+    pub id: String,
+    pub kind: LogKind,
+    pub incident_id: Option<String>,
+    pub alert_id: Option<String>,
+    /// Index of the event that caused it.
+    pub event: usize,
+    /// The user acted upon (assignments).
+    pub user_id: Option<String>,
+    pub at: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogKind {
+    Trigger,
+    Acknowledge,
+    Resolve,
+    Assign,
+}
+
+impl LogKind {
+    pub fn type_name(self) -> &'static str {
+        match self {
+            LogKind::Trigger => "trigger_log_entry",
+            LogKind::Acknowledge => "acknowledge_log_entry",
+            LogKind::Resolve => "resolve_log_entry",
+            LogKind::Assign => "assign_log_entry",
+        }
+    }
+}
+
+/// A new incident, in its state at the end of the batch.
+#[derive(Clone, Debug)]
+pub struct NewIncident {
+    pub id: String,
+    /// The event that opened it (title, incident key, details).
+    pub event: usize,
+    pub service_id: String,
+    pub escalation_policy_id: String,
+    pub urgency: &'static str,
+    pub first_trigger_log_entry_id: String,
+    pub created_at: i64,
+    pub status: Status,
+    pub last_status_change_at: i64,
+    /// The integration whose event last changed its status; `None`: still as opened (by the service).
+    pub last_status_change_by_integration: Option<String>,
+    pub resolved_at: Option<i64>,
+}
+
+/// A new alert, in its state at the end of the batch.
+#[derive(Clone, Debug)]
+pub struct NewAlert {
+    pub id: String,
+    /// The event that opened it (its fields become the alert's).
+    pub event: usize,
+    pub incident_id: Option<String>,
+    pub suppressed: bool,
+    pub first_trigger_log_entry_id: Option<String>,
+    pub created_at: i64,
+    pub trigger_count: i64,
+    pub last_occurred_at: i64,
+    pub resolved_at: Option<i64>,
+}
+
+/// The changes to an existing alert.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertChange {
+    pub id: String,
+    /// Triggers deduplicated onto it.
+    pub added_triggers: i64,
+    /// The last of them.
+    pub last_occurred_at: Option<i64>,
+    pub resolved_at: Option<i64>,
+    pub updated_at: i64,
+}
+
+/// The new status of an existing incident.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncidentChange {
+    pub id: String,
+    pub status: Status,
+    pub changed_at: i64,
+    pub by_integration_id: String,
+    pub resolved_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Acknowledgement {
+    pub incident_id: String,
+    /// The service acknowledges (`service_reference`), as on PagerDuty.
+    pub service_id: String,
+    pub at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assignment {
+    pub incident_id: String,
+    pub user_id: String,
+    pub at: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerKind {
+    AcknowledgementTimeout,
+    AutoResolve,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerChange {
+    Cancel,
+    Schedule { due_at: i64 },
+}
+
+/// An incident timer to set or cancel (the last change per incident and kind).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timer {
+    pub incident_id: String,
+    pub kind: TimerKind,
+    pub change: TimerChange,
+    /// When it was decided (the job's creation time).
+    pub at: i64,
+}
+
+/// What a batch does.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    /// One per event, in order.
+    pub outcomes: Vec<String>,
+    /// In opening order: they take the next incident numbers in this order.
+    pub new_incidents: Vec<NewIncident>,
+    pub new_alerts: Vec<NewAlert>,
+    pub alert_changes: Vec<AlertChange>,
+    pub incident_changes: Vec<IncidentChange>,
+    /// Existing incidents resolved: their assignments and acknowledgements end.
+    pub cleared_incidents: Vec<String>,
+    pub acknowledgements: Vec<Acknowledgement>,
+    pub assignments: Vec<Assignment>,
+    /// In the order they happened.
+    pub log_entries: Vec<PlannedLogEntry>,
+    /// Per service, when its last new incident opened.
+    pub last_incident_at: Vec<(String, i64)>,
+    pub timers: Vec<Timer>,
+}
+
+/// New identifiers: resource ids (incidents, alerts) and long ids (log entries).
+pub trait IdSource {
+    fn resource_id(&mut self) -> String;
+    fn long_id(&mut self) -> String;
+}
+
+/// An alert the batch knows: loaded or opened by an earlier event of the batch.
+struct AlertState {
+    id: String,
+    incident_id: Option<String>,
+    new: bool,
+    event: usize,
+    suppressed: bool,
+    first_log: Option<String>,
+    created_at: i64,
+    trigger_count: i64,
+    added_triggers: i64,
+    last_occurred_at: Option<i64>,
+    resolved_at: Option<i64>,
+    updated_at: i64,
+}
+
+struct IncidentState {
+    id: String,
+    new: bool,
+    service_id: String,
+    status: Status,
+    open_alerts: i64,
+    timeouts: Timeouts,
+    changed: Option<(i64, String)>,
+    resolved_at: Option<i64>,
+    acknowledged_by_service: Option<i64>,
+    ack_timer: Option<(TimerChange, i64)>,
+    resolve_timer: Option<(TimerChange, i64)>,
+    /// For new incidents: where the `NewIncident` lives in the plan.
+    planned: Option<usize>,
+    assignees: Vec<String>,
+    assigned_at: i64,
+}
+
+impl IncidentState {
+    fn set_status(&mut self, status: Status, at: i64, by_integration: &str) {
+        self.status = status;
+        self.changed = Some((at, by_integration.to_string()));
+        match status {
+            Status::Triggered => {}
+            Status::Acknowledged => {
+                self.ack_timer = Some((schedule(self.timeouts.acknowledgement_secs, at), at));
+            }
+            Status::Resolved => {
+                self.resolved_at = Some(at);
+                self.ack_timer = Some((TimerChange::Cancel, at));
+                self.resolve_timer = Some((TimerChange::Cancel, at));
+            }
+        }
+    }
+}
+
+fn schedule(secs: Option<i64>, at: i64) -> TimerChange {
+    match secs.filter(|s| *s > 0) {
+        Some(s) => TimerChange::Schedule { due_at: at.saturating_add(s.saturating_mul(1000)) },
+        None => TimerChange::Cancel,
+    }
+}
+
+/// Working state of [`plan`].
+struct Planner<'f, I: IdSource> {
+    facts: &'f Facts,
+    ids: I,
+    alerts: Vec<AlertState>,
+    /// Open alert per (integration, key, suppressed) -> index in `alerts`.
+    open: HashMap<(String, String, bool), usize>,
+    /// Keys whose loaded open alerts were already pulled into `open`.
+    loaded: std::collections::HashSet<(String, String)>,
+    incidents: Vec<IncidentState>,
+    incident_index: HashMap<String, usize>,
+    plan: Plan,
+}
+
+/// Plans a batch (see the module documentation for the rules).
+pub fn plan<I: IdSource>(events: &[BatchEvent<'_>], facts: &Facts, ids: I) -> Plan {
+    let mut p = Planner {
+        facts,
+        ids,
+        alerts: Vec::new(),
+        open: HashMap::new(),
+        loaded: std::collections::HashSet::new(),
+        incidents: Vec::new(),
+        incident_index: HashMap::new(),
+        plan: Plan::default(),
+    };
+    for (index, e) in events.iter().enumerate() {
+        let outcome = p.apply(index, e);
+        p.plan.outcomes.push(outcome);
+    }
+    p.finish()
+}
+
+impl<I: IdSource> Planner<'_, I> {
+    fn apply(&mut self, index: usize, e: &BatchEvent<'_>) -> String {
+        let Some(service) = self.facts.services.get(e.service_id) else {
+            return outcomes::DROPPED_SERVICE_DELETED.into();
+        };
+        let at = e.received_at;
+        let key = &e.event.dedup_key;
+        self.load_key(e.integration_id, key);
+        let mut open = self.open_alert(e.integration_id, key, false);
+        if let Some(a) = open {
+            let stale = self.alerts[a]
+                .incident_id
+                .as_deref()
+                .is_some_and(|i| self.incident_status(i) == Some(Status::Resolved));
+            if stale {
+                self.resolve_alert(a, at);
+                self.open.remove(&(e.integration_id.to_string(), key.clone(), false));
+                open = None;
+            }
+        }
+        match decide(e.event.action, open.is_some()) {
+            Decision::Deduplicate => {
+                let a = open.unwrap_or_default();
+                self.count_trigger(a, at);
+                let log = self.ids.long_id();
+                let (alert_id, incident_id) = (self.alerts[a].id.clone(), self.alerts[a].incident_id.clone());
+                self.log(log, LogKind::Trigger, incident_id, Some(alert_id), index, None, at);
+                outcomes::DEDUPLICATED.into()
+            }
+            Decision::CreateAlert if service.suppresses_at(at) => {
+                match self.open_alert(e.integration_id, key, true) {
+                    Some(s) => self.count_trigger(s, at),
+                    None => {
+                        self.new_alert(e, index, None, true, None);
+                    }
+                }
+                outcomes::SUPPRESSED.into()
+            }
+            Decision::CreateAlert => {
+                self.resolve_suppressed(e.integration_id, key, at);
+                match choose_incident(e.event, &[]) {
+                    IncidentChoice::New | IncidentChoice::Join(_) => self.open_incident(index, e, service),
+                }
+                outcomes::CREATED.into()
+            }
+            Decision::Acknowledge => {
+                let a = open.unwrap_or_default();
+                let Some(incident_id) = self.alerts[a].incident_id.clone() else {
+                    return outcomes::DROPPED.into();
+                };
+                let Some(i) = self.incident_slot(&incident_id) else {
+                    return outcomes::DROPPED.into();
+                };
+                if self.incidents[i].status != Status::Triggered {
+                    return outcomes::DROPPED_NOT_TRIGGERED.into();
+                }
+                self.incidents[i].set_status(Status::Acknowledged, at, e.integration_id);
+                self.incidents[i].acknowledged_by_service = Some(at);
+                let log = self.ids.long_id();
+                self.log(log, LogKind::Acknowledge, Some(incident_id), None, index, None, at);
+                outcomes::ACKNOWLEDGED.into()
+            }
+            Decision::Resolve => {
+                self.resolve_suppressed(e.integration_id, key, at);
+                let a = open.unwrap_or_default();
+                self.resolve_alert(a, at);
+                self.open.remove(&(e.integration_id.to_string(), key.clone(), false));
+                if let Some(incident_id) = self.alerts[a].incident_id.clone()
+                    && let Some(i) = self.incident_slot(&incident_id)
+                {
+                    let inc = &mut self.incidents[i];
+                    inc.open_alerts -= 1;
+                    if inc.open_alerts <= 0 && inc.status != Status::Resolved {
+                        inc.set_status(Status::Resolved, at, e.integration_id);
+                        let log = self.ids.long_id();
+                        self.log(log, LogKind::Resolve, Some(incident_id), None, index, None, at);
+                    }
+                }
+                outcomes::RESOLVED.into()
+            }
+            Decision::Drop => {
+                if e.event.action == EventAction::Resolve && self.resolve_suppressed(e.integration_id, key, at) {
+                    return outcomes::RESOLVED.into();
+                }
+                outcomes::DROPPED.into()
+            }
+        }
+    }
+
+    /// Pulls the stored open alerts of a key into the working state, once.
+    fn load_key(&mut self, integration_id: &str, key: &str) {
+        let k = (integration_id.to_string(), key.to_string());
+        if self.loaded.contains(&k) {
+            return;
+        }
+        if let Some(found) = self.facts.open.get(&k) {
+            let slot = self.known_alert(&found.id, found.incident_id.clone(), false);
+            self.open.insert((k.0.clone(), k.1.clone(), false), slot);
+        }
+        if let Some(id) = self.facts.open_suppressed.get(&k) {
+            let slot = self.known_alert(id, None, true);
+            self.open.insert((k.0.clone(), k.1.clone(), true), slot);
+        }
+        self.loaded.insert(k);
+    }
+
+    fn known_alert(&mut self, id: &str, incident_id: Option<String>, suppressed: bool) -> usize {
+        self.alerts.push(AlertState {
+            id: id.to_string(),
+            incident_id,
+            new: false,
+            event: 0,
+            suppressed,
+            first_log: None,
+            created_at: 0,
+            trigger_count: 0,
+            added_triggers: 0,
+            last_occurred_at: None,
+            resolved_at: None,
+            updated_at: 0,
+        });
+        self.alerts.len() - 1
+    }
+
+    fn open_alert(&self, integration_id: &str, key: &str, suppressed: bool) -> Option<usize> {
+        self.open.get(&(integration_id.to_string(), key.to_string(), suppressed)).copied()
+    }
+
+    fn count_trigger(&mut self, a: usize, at: i64) {
+        let alert = &mut self.alerts[a];
+        alert.trigger_count += 1;
+        alert.added_triggers += 1;
+        alert.last_occurred_at = Some(at);
+        alert.updated_at = at;
+    }
+
+    fn resolve_alert(&mut self, a: usize, at: i64) {
+        let alert = &mut self.alerts[a];
+        alert.resolved_at = Some(at);
+        alert.updated_at = at;
+    }
+
+    /// Resolves the open suppressed alert of a key; answers whether there was one.
+    fn resolve_suppressed(&mut self, integration_id: &str, key: &str, at: i64) -> bool {
+        match self.open.remove(&(integration_id.to_string(), key.to_string(), true)) {
+            Some(s) => {
+                self.resolve_alert(s, at);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// An incident's status as the batch has left it so far.
+    fn incident_status(&self, id: &str) -> Option<Status> {
+        match self.incident_index.get(id) {
+            Some(i) => Some(self.incidents[*i].status),
+            None => self.facts.incidents.get(id).map(|f| f.status),
+        }
+    }
+
+    /// The working slot of an incident, pulling a stored one in on first use.
+    fn incident_slot(&mut self, id: &str) -> Option<usize> {
+        if let Some(i) = self.incident_index.get(id) {
+            return Some(*i);
+        }
+        let stored = self.facts.incidents.get(id)?;
+        self.incidents.push(IncidentState {
+            id: id.to_string(),
+            new: false,
+            service_id: stored.service_id.clone(),
+            status: stored.status,
+            open_alerts: stored.open_alerts,
+            timeouts: stored.timeouts,
+            changed: None,
+            resolved_at: None,
+            acknowledged_by_service: None,
+            ack_timer: None,
+            resolve_timer: None,
+            planned: None,
+            assignees: Vec::new(),
+            assigned_at: 0,
+        });
+        let i = self.incidents.len() - 1;
+        self.incident_index.insert(id.to_string(), i);
+        Some(i)
+    }
+
+    fn new_alert(
+        &mut self,
+        e: &BatchEvent<'_>,
+        index: usize,
+        incident_id: Option<String>,
+        suppressed: bool,
+        first_log: Option<String>,
+    ) -> usize {
+        let id = self.ids.resource_id();
+        self.alerts.push(AlertState {
+            id,
+            incident_id,
+            new: true,
+            event: index,
+            suppressed,
+            first_log,
+            created_at: e.received_at,
+            trigger_count: 1,
+            added_triggers: 0,
+            last_occurred_at: Some(e.received_at),
+            resolved_at: None,
+            updated_at: e.received_at,
+        });
+        let a = self.alerts.len() - 1;
+        self.open.insert((e.integration_id.to_string(), e.event.dedup_key.clone(), suppressed), a);
+        a
+    }
+
+    fn open_incident(&mut self, index: usize, e: &BatchEvent<'_>, service: &ServiceFacts) {
+        let at = e.received_at;
+        let incident_id = self.ids.resource_id();
+        let log_id = self.ids.long_id();
+        let urgency = urgency_for(&service.urgency_rule, e.event.severity.as_deref());
+        let a = self.new_alert(e, index, Some(incident_id.clone()), false, Some(log_id.clone()));
+        let alert_id = self.alerts[a].id.clone();
+        self.plan.new_incidents.push(NewIncident {
+            id: incident_id.clone(),
+            event: index,
+            service_id: e.service_id.to_string(),
+            escalation_policy_id: service.escalation_policy_id.clone(),
+            urgency,
+            first_trigger_log_entry_id: log_id.clone(),
+            created_at: at,
+            status: Status::Triggered,
+            last_status_change_at: at,
+            last_status_change_by_integration: None,
+            resolved_at: None,
+        });
+        self.incidents.push(IncidentState {
+            id: incident_id.clone(),
+            new: true,
+            service_id: e.service_id.to_string(),
+            status: Status::Triggered,
+            open_alerts: 1,
+            timeouts: service.timeouts,
+            changed: None,
+            resolved_at: None,
+            acknowledged_by_service: None,
+            ack_timer: None,
+            resolve_timer: Some((schedule(service.timeouts.auto_resolve_secs, at), at)),
+            planned: Some(self.plan.new_incidents.len() - 1),
+            assignees: service.first_responders.clone(),
+            assigned_at: at,
+        });
+        self.incident_index.insert(incident_id.clone(), self.incidents.len() - 1);
+        self.log(log_id, LogKind::Trigger, Some(incident_id.clone()), Some(alert_id), index, None, at);
+        for user in &service.first_responders {
+            let log = self.ids.long_id();
+            self.log(log, LogKind::Assign, Some(incident_id.clone()), None, index, Some(user.clone()), at);
+        }
+        match self.plan.last_incident_at.iter_mut().find(|(s, _)| s == e.service_id) {
+            Some((_, last)) => *last = (*last).max(at),
+            None => self.plan.last_incident_at.push((e.service_id.to_string(), at)),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn log(
+        &mut self,
+        id: String,
+        kind: LogKind,
+        incident_id: Option<String>,
+        alert_id: Option<String>,
+        event: usize,
+        user_id: Option<String>,
+        at: i64,
+    ) {
+        self.plan.log_entries.push(PlannedLogEntry { id, kind, incident_id, alert_id, event, user_id, at });
+    }
+
+    fn finish(mut self) -> Plan {
+        for alert in &self.alerts {
+            if alert.new {
+                self.plan.new_alerts.push(NewAlert {
+                    id: alert.id.clone(),
+                    event: alert.event,
+                    incident_id: alert.incident_id.clone(),
+                    suppressed: alert.suppressed,
+                    first_trigger_log_entry_id: alert.first_log.clone(),
+                    created_at: alert.created_at,
+                    trigger_count: alert.trigger_count,
+                    last_occurred_at: alert.last_occurred_at.unwrap_or(alert.created_at),
+                    resolved_at: alert.resolved_at,
+                });
+            } else if alert.added_triggers > 0 || alert.resolved_at.is_some() {
+                self.plan.alert_changes.push(AlertChange {
+                    id: alert.id.clone(),
+                    added_triggers: alert.added_triggers,
+                    last_occurred_at: alert.last_occurred_at,
+                    resolved_at: alert.resolved_at,
+                    updated_at: alert.updated_at,
+                });
+            }
+        }
+        for inc in &self.incidents {
+            match inc.planned {
+                Some(p) => {
+                    let planned = &mut self.plan.new_incidents[p];
+                    planned.status = inc.status;
+                    planned.resolved_at = inc.resolved_at;
+                    if let Some((at, by)) = &inc.changed {
+                        planned.last_status_change_at = *at;
+                        planned.last_status_change_by_integration = Some(by.clone());
+                    }
+                    if inc.status != Status::Resolved {
+                        for user in &inc.assignees {
+                            self.plan.assignments.push(Assignment {
+                                incident_id: inc.id.clone(),
+                                user_id: user.clone(),
+                                at: inc.assigned_at,
+                            });
+                        }
+                    }
+                }
+                None => {
+                    if let Some((at, by)) = &inc.changed {
+                        self.plan.incident_changes.push(IncidentChange {
+                            id: inc.id.clone(),
+                            status: inc.status,
+                            changed_at: *at,
+                            by_integration_id: by.clone(),
+                            resolved_at: inc.resolved_at,
+                        });
+                        if inc.status == Status::Resolved {
+                            self.plan.cleared_incidents.push(inc.id.clone());
+                        }
+                    }
+                }
+            }
+            if let (Status::Acknowledged, Some(at)) = (inc.status, inc.acknowledged_by_service) {
+                self.plan.acknowledgements.push(Acknowledgement {
+                    incident_id: inc.id.clone(),
+                    service_id: inc.service_id.clone(),
+                    at,
+                });
+            }
+            for (kind, timer) in
+                [(TimerKind::AcknowledgementTimeout, inc.ack_timer), (TimerKind::AutoResolve, inc.resolve_timer)]
+            {
+                let Some((change, at)) = timer else { continue };
+                // A new incident has no timers to cancel.
+                if inc.new && change == TimerChange::Cancel {
+                    continue;
+                }
+                self.plan.timers.push(Timer { incident_id: inc.id.clone(), kind, change, at });
+            }
+        }
+        self.plan
+    }
+}
