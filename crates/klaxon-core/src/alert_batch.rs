@@ -255,10 +255,9 @@ pub struct Plan {
     pub timers: Vec<Timer>,
 }
 
-/// New identifiers: resource ids (incidents, alerts) and long ids (log entries).
+/// New identifiers for the incidents, alerts and log entries a plan creates.
 pub trait IdSource {
-    fn resource_id(&mut self) -> String;
-    fn long_id(&mut self) -> String;
+    fn next_id(&mut self) -> String;
 }
 
 /// An alert the batch knows: loaded or opened by an earlier event of the batch.
@@ -377,7 +376,7 @@ impl<I: IdSource> Planner<'_, I> {
             Decision::Deduplicate => {
                 let a = open.unwrap_or_default();
                 self.count_trigger(a, at);
-                let log = self.ids.long_id();
+                let log = self.ids.next_id();
                 let (alert_id, incident_id) = (self.alerts[a].id.clone(), self.alerts[a].incident_id.clone());
                 self.log(log, LogKind::Trigger, incident_id, Some(alert_id), index, None, at);
                 outcomes::DEDUPLICATED.into()
@@ -411,7 +410,7 @@ impl<I: IdSource> Planner<'_, I> {
                 }
                 self.incidents[i].set_status(Status::Acknowledged, at, e.integration_id);
                 self.incidents[i].acknowledged_by_service = Some(at);
-                let log = self.ids.long_id();
+                let log = self.ids.next_id();
                 self.log(log, LogKind::Acknowledge, Some(incident_id), None, index, None, at);
                 outcomes::ACKNOWLEDGED.into()
             }
@@ -427,7 +426,7 @@ impl<I: IdSource> Planner<'_, I> {
                     inc.open_alerts -= 1;
                     if inc.open_alerts <= 0 && inc.status != Status::Resolved {
                         inc.set_status(Status::Resolved, at, e.integration_id);
-                        let log = self.ids.long_id();
+                        let log = self.ids.next_id();
                         self.log(log, LogKind::Resolve, Some(incident_id), None, index, None, at);
                     }
                 }
@@ -549,7 +548,7 @@ impl<I: IdSource> Planner<'_, I> {
         suppressed: bool,
         first_log: Option<String>,
     ) -> usize {
-        let id = self.ids.resource_id();
+        let id = self.ids.next_id();
         self.alerts.push(AlertState {
             id,
             incident_id,
@@ -571,8 +570,8 @@ impl<I: IdSource> Planner<'_, I> {
 
     fn open_incident(&mut self, index: usize, e: &BatchEvent<'_>, service: &ServiceFacts) {
         let at = e.received_at;
-        let incident_id = self.ids.resource_id();
-        let log_id = self.ids.long_id();
+        let incident_id = self.ids.next_id();
+        let log_id = self.ids.next_id();
         let urgency = urgency_for(&service.urgency_rule, e.event.severity.as_deref());
         let a = self.new_alert(e, index, Some(incident_id.clone()), false, Some(log_id.clone()));
         let alert_id = self.alerts[a].id.clone();
@@ -608,7 +607,7 @@ impl<I: IdSource> Planner<'_, I> {
         self.incident_index.insert(incident_id.clone(), self.incidents.len() - 1);
         self.log(log_id, LogKind::Trigger, Some(incident_id.clone()), Some(alert_id), index, None, at);
         for user in &service.first_responders {
-            let log = self.ids.long_id();
+            let log = self.ids.next_id();
             self.log(log, LogKind::Assign, Some(incident_id.clone()), None, index, Some(user.clone()), at);
         }
         match self.plan.last_incident_at.iter_mut().find(|(s, _)| s == e.service_id) {
@@ -709,5 +708,268 @@ impl<I: IdSource> Planner<'_, I> {
             }
         }
         self.plan
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::EventsVersion;
+    use serde_json::json;
+
+    const INT: &str = "PINT001";
+    const SVC: &str = "PSVC001";
+
+    struct Counter(u32);
+    impl IdSource for Counter {
+        fn next_id(&mut self) -> String {
+            self.0 += 1;
+            format!("Q{:013}", self.0)
+        }
+    }
+
+    fn event(action: EventAction, key: &str, severity: Option<&str>) -> AlertEvent {
+        AlertEvent {
+            version: EventsVersion::V2,
+            action,
+            dedup_key: key.into(),
+            summary: Some(format!("{} {key}", action.as_str())),
+            source: Some("host".into()),
+            severity: severity.map(str::to_string),
+            timestamp_ms: None,
+            component: None,
+            group: None,
+            class: None,
+            custom_details: None,
+            contexts: vec![],
+            client: None,
+            client_url: None,
+        }
+    }
+
+    fn trigger(key: &str) -> AlertEvent {
+        event(EventAction::Trigger, key, Some("critical"))
+    }
+    fn ack(key: &str) -> AlertEvent {
+        event(EventAction::Acknowledge, key, None)
+    }
+    fn resolve(key: &str) -> AlertEvent {
+        event(EventAction::Resolve, key, None)
+    }
+
+    fn service() -> ServiceFacts {
+        ServiceFacts {
+            disabled: false,
+            maintenance: vec![],
+            escalation_policy_id: "PPOL001".into(),
+            urgency_rule: json!({"type": "constant", "urgency": "severity_based"}),
+            first_responders: vec!["PUSR001".into(), "PUSR002".into()],
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    fn facts_with(service: ServiceFacts) -> Facts {
+        let mut facts = Facts::default();
+        facts.services.insert(SVC.into(), service);
+        facts
+    }
+
+    /// Facts where `key` has an open alert `PALT001` on incident `PINC001` in `status`.
+    fn facts_with_open(key: &str, status: Status, open_alerts: i64) -> Facts {
+        let mut facts = facts_with(service());
+        facts
+            .open
+            .insert((INT.into(), key.into()), OpenAlert { id: "PALT001".into(), incident_id: Some("PINC001".into()) });
+        facts.incidents.insert(
+            "PINC001".into(),
+            IncidentFacts { status, service_id: SVC.into(), open_alerts, timeouts: Timeouts::default() },
+        );
+        facts
+    }
+
+    fn run(events: &[AlertEvent], facts: &Facts) -> Plan {
+        let batch: Vec<BatchEvent<'_>> = events
+            .iter()
+            .enumerate()
+            .map(|(i, event)| BatchEvent { integration_id: INT, service_id: SVC, received_at: 1_000 + i as i64, event })
+            .collect();
+        plan(&batch, facts, Counter(0))
+    }
+
+    fn kinds(plan: &Plan) -> Vec<LogKind> {
+        plan.log_entries.iter().map(|l| l.kind).collect()
+    }
+
+    #[test]
+    fn a_new_key_opens_an_alert_and_an_incident_assigned_to_the_first_responders() {
+        let plan = run(&[trigger("a")], &facts_with(service()));
+        assert_eq!(plan.outcomes, vec![outcomes::CREATED]);
+        assert_eq!(plan.new_incidents.len(), 1);
+        let incident = &plan.new_incidents[0];
+        assert_eq!((incident.status, incident.urgency), (Status::Triggered, "high"));
+        assert_eq!(plan.new_alerts.len(), 1);
+        assert_eq!(plan.new_alerts[0].incident_id.as_deref(), Some(incident.id.as_str()));
+        assert_eq!(
+            plan.new_alerts[0].first_trigger_log_entry_id.as_deref(),
+            Some(incident.first_trigger_log_entry_id.as_str())
+        );
+        assert_eq!(kinds(&plan), vec![LogKind::Trigger, LogKind::Assign, LogKind::Assign]);
+        assert_eq!(plan.assignments.iter().map(|a| a.user_id.as_str()).collect::<Vec<_>>(), vec!["PUSR001", "PUSR002"]);
+        assert_eq!(plan.last_incident_at, vec![(SVC.to_string(), 1_000)]);
+    }
+
+    #[test]
+    fn repeated_triggers_in_one_batch_count_on_one_alert() {
+        let plan = run(&[trigger("a"), trigger("a"), trigger("a")], &facts_with(service()));
+        assert_eq!(plan.outcomes, vec![outcomes::CREATED, outcomes::DEDUPLICATED, outcomes::DEDUPLICATED]);
+        assert_eq!(plan.new_incidents.len(), 1);
+        assert_eq!(plan.new_alerts.len(), 1);
+        assert_eq!(plan.new_alerts[0].trigger_count, 3);
+        assert_eq!(plan.new_alerts[0].last_occurred_at, 1_002);
+    }
+
+    #[test]
+    fn trigger_then_resolve_then_trigger_in_one_batch_makes_two_incidents_the_first_resolved() {
+        let plan = run(&[trigger("a"), resolve("a"), trigger("a")], &facts_with(service()));
+        assert_eq!(plan.outcomes, vec![outcomes::CREATED, outcomes::RESOLVED, outcomes::CREATED]);
+        assert_eq!(plan.new_incidents.len(), 2);
+        assert_eq!(plan.new_incidents[0].status, Status::Resolved);
+        assert_eq!(plan.new_incidents[0].resolved_at, Some(1_001));
+        assert_eq!(plan.new_incidents[0].last_status_change_by_integration.as_deref(), Some(INT));
+        assert_eq!(plan.new_incidents[1].status, Status::Triggered);
+        assert_eq!(plan.new_alerts[0].resolved_at, Some(1_001));
+        assert_eq!(plan.new_alerts[1].resolved_at, None);
+        // A resolved incident keeps no assignments; the open one has its two.
+        assert!(plan.assignments.iter().all(|a| a.incident_id == plan.new_incidents[1].id));
+        assert_eq!(plan.assignments.len(), 2);
+    }
+
+    #[test]
+    fn a_trigger_on_a_stored_open_alert_is_counted_without_a_new_incident() {
+        let plan = run(&[trigger("a"), trigger("a")], &facts_with_open("a", Status::Triggered, 1));
+        assert_eq!(plan.outcomes, vec![outcomes::DEDUPLICATED, outcomes::DEDUPLICATED]);
+        assert!(plan.new_incidents.is_empty() && plan.new_alerts.is_empty());
+        assert_eq!(
+            plan.alert_changes,
+            vec![AlertChange {
+                id: "PALT001".into(),
+                added_triggers: 2,
+                last_occurred_at: Some(1_001),
+                resolved_at: None,
+                updated_at: 1_001
+            }]
+        );
+        assert_eq!(kinds(&plan), vec![LogKind::Trigger, LogKind::Trigger]);
+        assert!(plan.log_entries.iter().all(|l| l.incident_id.as_deref() == Some("PINC001")));
+    }
+
+    #[test]
+    fn acknowledge_then_resolve_of_a_stored_incident_ends_resolved_and_clears_it() {
+        let plan = run(&[ack("a"), ack("a"), resolve("a")], &facts_with_open("a", Status::Triggered, 1));
+        assert_eq!(plan.outcomes, vec![outcomes::ACKNOWLEDGED, outcomes::DROPPED_NOT_TRIGGERED, outcomes::RESOLVED]);
+        assert_eq!(plan.incident_changes.len(), 1);
+        assert_eq!(plan.incident_changes[0].status, Status::Resolved);
+        assert_eq!(plan.incident_changes[0].resolved_at, Some(1_002));
+        assert_eq!(plan.cleared_incidents, vec!["PINC001".to_string()]);
+        assert!(plan.acknowledgements.is_empty(), "a resolved incident keeps no acknowledgements");
+        assert_eq!(kinds(&plan), vec![LogKind::Acknowledge, LogKind::Resolve]);
+    }
+
+    #[test]
+    fn an_incident_with_another_open_alert_stays_open_when_one_alert_resolves() {
+        let plan = run(&[resolve("a")], &facts_with_open("a", Status::Triggered, 2));
+        assert_eq!(plan.outcomes, vec![outcomes::RESOLVED]);
+        assert_eq!(plan.alert_changes[0].resolved_at, Some(1_000));
+        assert!(plan.incident_changes.is_empty());
+        assert!(kinds(&plan).is_empty());
+    }
+
+    #[test]
+    fn acknowledge_or_resolve_of_an_unknown_key_is_dropped() {
+        let plan = run(&[ack("nope"), resolve("nope")], &facts_with(service()));
+        assert_eq!(plan.outcomes, vec![outcomes::DROPPED, outcomes::DROPPED]);
+        assert!(plan.log_entries.is_empty() && plan.alert_changes.is_empty());
+    }
+
+    #[test]
+    fn an_open_alert_of_an_incident_resolved_elsewhere_is_stale_and_a_trigger_opens_a_new_incident() {
+        let plan = run(&[trigger("a")], &facts_with_open("a", Status::Resolved, 1));
+        assert_eq!(plan.outcomes, vec![outcomes::CREATED]);
+        assert_eq!(plan.alert_changes[0].resolved_at, Some(1_000));
+        assert_eq!(plan.new_incidents.len(), 1);
+    }
+
+    #[test]
+    fn a_maintenance_window_suppresses_and_a_later_real_trigger_replaces_the_suppressed_alert() {
+        let mut svc = service();
+        svc.maintenance = vec![(0, 1_001)];
+        let plan = run(&[trigger("a"), trigger("a")], &facts_with(svc.clone()));
+        assert_eq!(plan.outcomes, vec![outcomes::SUPPRESSED, outcomes::CREATED]);
+        assert!(plan.new_alerts[0].suppressed && plan.new_alerts[0].incident_id.is_none());
+        assert_eq!(plan.new_alerts[0].resolved_at, Some(1_001), "the real alert replaces the suppressed one");
+        assert_eq!(plan.new_incidents.len(), 1);
+
+        svc.maintenance = vec![];
+        svc.disabled = true;
+        let plan = run(&[trigger("b"), trigger("b"), resolve("b")], &facts_with(svc));
+        assert_eq!(plan.outcomes, vec![outcomes::SUPPRESSED, outcomes::SUPPRESSED, outcomes::RESOLVED]);
+        assert_eq!(plan.new_alerts.len(), 1);
+        assert_eq!(plan.new_alerts[0].trigger_count, 2);
+        assert!(plan.new_incidents.is_empty() && plan.log_entries.is_empty());
+    }
+
+    #[test]
+    fn a_deleted_service_drops_its_events() {
+        let plan = run(&[trigger("a")], &Facts::default());
+        assert_eq!(plan.outcomes, vec![outcomes::DROPPED_SERVICE_DELETED]);
+        assert!(plan.new_alerts.is_empty());
+    }
+
+    #[test]
+    fn warning_and_info_are_low_urgency_on_a_severity_based_service() {
+        let events =
+            [event(EventAction::Trigger, "w", Some("warning")), event(EventAction::Trigger, "e", Some("error"))];
+        let plan = run(&events, &facts_with(service()));
+        assert_eq!(plan.new_incidents.iter().map(|i| i.urgency).collect::<Vec<_>>(), vec!["low", "high"]);
+    }
+
+    #[test]
+    fn status_changes_set_the_incident_timers() {
+        let mut svc = service();
+        svc.timeouts = Timeouts { acknowledgement_secs: Some(600), auto_resolve_secs: Some(3_600) };
+        let plan = run(&[trigger("a")], &facts_with(svc.clone()));
+        let incident = plan.new_incidents[0].id.clone();
+        assert_eq!(
+            plan.timers,
+            vec![Timer {
+                incident_id: incident,
+                kind: TimerKind::AutoResolve,
+                change: TimerChange::Schedule { due_at: 1_000 + 3_600_000 },
+                at: 1_000
+            }],
+            "a new incident has nothing to cancel"
+        );
+
+        let mut facts = facts_with_open("a", Status::Triggered, 1);
+        facts.incidents.get_mut("PINC001").unwrap().timeouts = svc.timeouts;
+        let plan = run(&[ack("a")], &facts);
+        assert_eq!(plan.timers.len(), 1);
+        assert_eq!(plan.timers[0].change, TimerChange::Schedule { due_at: 1_000 + 600_000 });
+        let plan = run(&[resolve("a")], &facts);
+        let changes: Vec<(TimerKind, TimerChange)> = plan.timers.iter().map(|t| (t.kind, t.change)).collect();
+        assert_eq!(
+            changes,
+            vec![
+                (TimerKind::AcknowledgementTimeout, TimerChange::Cancel),
+                (TimerKind::AutoResolve, TimerChange::Cancel)
+            ]
+        );
+    }
+
+    #[test]
+    fn incidents_are_planned_in_arrival_order() {
+        let plan = run(&[trigger("a"), trigger("b"), trigger("c")], &facts_with(service()));
+        let keys: Vec<usize> = plan.new_incidents.iter().map(|i| i.event).collect();
+        assert_eq!(keys, vec![0, 1, 2]);
     }
 }

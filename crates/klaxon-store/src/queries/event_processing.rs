@@ -38,10 +38,8 @@ pub struct Pending<'a> {
 struct RandomIds;
 
 impl IdSource for RandomIds {
-    fn resource_id(&mut self) -> String {
-        crate::ids::resource_id()
-    }
-    fn long_id(&mut self) -> String {
+    /// Incidents, alerts and log entries are all high-volume records: time-ordered ids (see `crate::ids`).
+    fn next_id(&mut self) -> String {
         crate::ids::long_id()
     }
 }

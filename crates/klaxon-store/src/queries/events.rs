@@ -143,7 +143,7 @@ async fn insert_change_events(tx: &mut Tx<'_>, changes: &[(&String, &String, &Ch
                                         custom_details, links, images, received_at) ",
         );
         qb.push_values(chunk, |mut b, (integration_id, service_id, event)| {
-            b.push_bind(ids::resource_id())
+            b.push_bind(ids::long_id())
                 .push_bind(service_id.to_string())
                 .push_bind(integration_id.to_string())
                 .push_bind(event.summary.clone())

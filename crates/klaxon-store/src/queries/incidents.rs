@@ -307,7 +307,7 @@ pub async fn create(p: &Pools, n: &NewIncident, now: i64) -> Result<IncidentRow>
         sqlx::query_as("UPDATE counters SET value = value + 1 WHERE name = 'incident_number' RETURNING value")
             .fetch_one(&mut *tx)
             .await?;
-    let id = ids::resource_id();
+    let id = ids::long_id();
     let status = if n.acknowledged { "acknowledged" } else { "triggered" };
     let trigger_id = ids::long_id();
     sqlx::query(
@@ -740,7 +740,7 @@ pub async fn add_note(p: &Pools, incident_id: &str, content: &str, actor: &Actor
     if count >= MAX_NOTES {
         return Err(StoreError::Rejected(format!("an incident holds at most {MAX_NOTES} notes")));
     }
-    let id = ids::resource_id();
+    let id = ids::long_id();
     sqlx::query(
         "INSERT INTO incident_notes (id, incident_id, user_id, content, channel_summary, created_at, updated_at)
          VALUES ($1, $2, $3, $4, 'The Klaxon website or API', $5, $5)",

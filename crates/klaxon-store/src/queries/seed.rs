@@ -88,7 +88,7 @@ pub async fn incident(p: &Pools, s: &Seeded, status: &str, now: i64) -> Result<S
         sqlx::query_as("UPDATE counters SET value = value + 1 WHERE name = 'incident_number' RETURNING value")
             .fetch_one(&mut *tx)
             .await?;
-    let incident_id = ids::resource_id();
+    let incident_id = ids::long_id();
     let key = ids::integration_key();
     let log_id = ids::long_id();
     sqlx::query(
