@@ -48,11 +48,13 @@ pub async fn schema_columns(pool: &sqlx::Pool<Db>) -> Result<Vec<(String, String
     Ok(rows)
 }
 
-/// Appended to a SELECT that reads rows the transaction will change, so a concurrent writer waits.
-/// PostgreSQL: row locks.
-pub const FOR_UPDATE: &str = " FOR UPDATE";
-/// The same, for a query whose rows come from the table aliased `i` (joined with others).
-pub const FOR_UPDATE_OF_I: &str = " FOR UPDATE OF i";
+/// Appended to the open-alerts query (table alias `a`): row locks, so a concurrent REST change to the same
+/// alert waits for the events batch instead of being overwritten by it.
+pub const FOR_UPDATE_OF_A: &str = " FOR UPDATE OF a";
+/// Whether the events batch also locks the incidents it read (then re-reads them).
+pub const ROW_LOCKS: bool = true;
+/// PostgreSQL's extended protocol prepares one statement at a time: a script runs statement by statement.
+pub const MULTI_STATEMENT_QUERIES: bool = false;
 
 /// Claims up to `limit` due jobs whose lease is free (see `queries::jobs::claim_due`). `FOR UPDATE SKIP
 /// LOCKED` lets several nodes claim at once without waiting on, or double-claiming, each other's rows.

@@ -67,11 +67,12 @@ pub async fn schema_columns(pool: &sqlx::Pool<Db>) -> Result<Vec<(String, String
     Ok(rows)
 }
 
-/// Appended to a SELECT that reads rows the transaction will change, so a concurrent writer waits.
-/// SQLite: nothing, its one writer already excludes the others.
-pub const FOR_UPDATE: &str = "";
-/// The same, for a query whose rows come from the table aliased `i` (joined with others).
-pub const FOR_UPDATE_OF_I: &str = "";
+/// No row locks: SQLite's one writer already excludes every other writer.
+pub const FOR_UPDATE_OF_A: &str = "";
+pub const ROW_LOCKS: bool = false;
+/// A script of statements runs as one multi-statement query: one hop to the connection's thread (sqlx binds
+/// `?` parameters across the statements in order).
+pub const MULTI_STATEMENT_QUERIES: bool = true;
 
 /// Claims up to `limit` due jobs whose lease is free (see `queries::jobs::claim_due`). SQLite has one
 /// writer, so the `BEGIN IMMEDIATE` transaction the caller holds is enough to make the claim exclusive.

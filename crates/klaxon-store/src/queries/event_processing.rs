@@ -4,11 +4,16 @@
 //! bottleneck of the write path: on SQLite every statement is a hop to the connection's thread, on
 //! PostgreSQL a round trip.
 //!
+//! Round trips: a batch reads its facts in three queries, then runs all its writes as one [`Script`]: on
+//! SQLite a single multi-statement query (one hop to the connection's thread instead of one per
+//! statement: under load each hop costs more than the rows it writes), on PostgreSQL statement by
+//! statement (its extended protocol prepares one statement at a time).
+//!
 //! Row locks: on PostgreSQL the open alerts and their incidents are read `FOR UPDATE`, so a REST change
 //! to the same incident waits for the batch instead of being overwritten by it. SQLite's one writer
 //! already excludes that.
 
-use super::{Db, FOR_UPDATE};
+use super::{Db, FOR_UPDATE_OF_A, MULTI_STATEMENT_QUERIES, ROW_LOCKS};
 use crate::Result;
 use crate::jobs::kinds;
 use klaxon_core::alert_batch::{
@@ -28,6 +33,11 @@ const MAX_PARAMS: usize = 30_000;
 
 /// One event to process: an inbox row, or an event being accepted in this transaction.
 pub struct Pending<'a> {
+    /// The inbox row's `seq` when it is stored already (it is then stamped); `None` for an event being
+    /// accepted (its row is inserted, stamped).
+    pub seq: Option<i64>,
+    pub id: &'a str,
+    pub dedup_key: &'a str,
     pub integration_id: &'a str,
     pub service_id: &'a str,
     pub received_at: i64,
@@ -44,9 +54,10 @@ impl IdSource for RandomIds {
     }
 }
 
-/// Applies the events inside `tx` and answers one outcome per event. An event whose body cannot be read
-/// is answered `failed: …` without failing the others.
-pub async fn apply(tx: &mut Tx<'_>, pending: &[Pending<'_>]) -> Result<Vec<String>> {
+/// Applies the events inside `tx` and stamps their inbox rows with what it did (inserting the rows of
+/// events being accepted). An event whose body cannot be read is stamped `failed: …` without failing the
+/// others.
+pub async fn apply(tx: &mut Tx<'_>, pending: &[Pending<'_>], now: i64) -> Result<()> {
     use klaxon_core::alert_batch::outcomes;
     let mut outcomes_by_index: Vec<Option<String>> = vec![None; pending.len()];
     let mut parsed: Vec<(usize, AlertEvent)> = Vec::with_capacity(pending.len());
@@ -63,6 +74,7 @@ pub async fn apply(tx: &mut Tx<'_>, pending: &[Pending<'_>]) -> Result<Vec<Strin
             }
         }
     }
+    let mut script = Script::default();
     if !parsed.is_empty() {
         let events: Vec<BatchEvent<'_>> = parsed
             .iter()
@@ -75,12 +87,120 @@ pub async fn apply(tx: &mut Tx<'_>, pending: &[Pending<'_>]) -> Result<Vec<Strin
             .collect();
         let facts = load_facts(tx, &events).await?;
         let plan = klaxon_core::alert_batch::plan(&events, &facts, RandomIds);
-        write_plan(tx, &events, &plan).await?;
+        write_plan(&mut script, &events, &plan);
         for ((i, _), outcome) in parsed.iter().zip(plan.outcomes) {
             outcomes_by_index[*i] = Some(outcome);
         }
     }
-    Ok(outcomes_by_index.into_iter().map(Option::unwrap_or_default).collect())
+    let outcomes: Vec<String> = outcomes_by_index.into_iter().map(Option::unwrap_or_default).collect();
+    stamp_inbox(&mut script, pending, &outcomes, now);
+    script.run(tx).await
+}
+
+/// Inserts the rows of new events, stamped, and stamps stored rows.
+fn stamp_inbox(script: &mut Script, pending: &[Pending<'_>], outcomes: &[String], now: i64) {
+    let (stored, new): (Vec<(&Pending<'_>, &String)>, Vec<(&Pending<'_>, &String)>) =
+        pending.iter().zip(outcomes).partition(|(p, _)| p.seq.is_some());
+    script.insert_rows(
+        "INSERT INTO events (id, kind, received_at, integration_id, service_id, dedup_key, body, processed_at, outcome)",
+        "",
+        8,
+        &new,
+        |b, (p, outcome)| {
+            b.push_bind(p.id.to_string())
+                .push_bind(p.kind.to_string())
+                .push_bind(p.received_at)
+                .push_bind(p.integration_id.to_string())
+                .push_bind(p.service_id.to_string())
+                .push_bind(p.dedup_key.to_string())
+                .push_bind(p.body.to_string())
+                .push_bind(now)
+                .push_bind(outcome.to_string());
+        },
+    );
+    script.update_rows(
+        "UPDATE events SET processed_at = v.column2, outcome = v.column3",
+        "WHERE events.seq = v.column1",
+        3,
+        &stored,
+        |b, (p, outcome)| {
+            b.push_bind(p.seq.unwrap_or_default()).push_bind(now).push_bind(outcome.to_string());
+        },
+    );
+}
+
+/// Statements to run together (see the module documentation): on SQLite one multi-statement query, on
+/// PostgreSQL one statement at a time. Values are bound, never spliced.
+#[derive(Default)]
+pub struct Script {
+    builders: Vec<QueryBuilder<Db>>,
+}
+
+impl Script {
+    /// Starts a statement with `sql`, and answers the builder to complete it.
+    fn statement(&mut self, sql: &str) -> &mut QueryBuilder<Db> {
+        match self.builders.last_mut() {
+            Some(_) if MULTI_STATEMENT_QUERIES => {}
+            _ => self.builders.push(QueryBuilder::new("")),
+        }
+        let b = self.builders.last_mut().expect("a builder was just ensured");
+        if !b.sql().as_str().is_empty() {
+            b.push(";\n");
+        }
+        b.push(sql);
+        b
+    }
+
+    /// `INSERT INTO … VALUES (…), (…) <tail>` over `rows`, in as few statements as the parameter limit
+    /// allows.
+    fn insert_rows<T>(
+        &mut self,
+        head: &str,
+        tail: &str,
+        columns: usize,
+        rows: &[T],
+        mut bind: impl FnMut(&mut sqlx::query_builder::Separated<'_, Db, &'static str>, &T),
+    ) {
+        for chunk in rows.chunks((MAX_PARAMS / columns).max(1)) {
+            let qb = self.statement(head);
+            qb.push(" ");
+            qb.push_values(chunk, |mut b, row| bind(&mut b, row));
+            qb.push(tail);
+        }
+    }
+
+    /// `UPDATE … FROM (VALUES (…), (…)) AS v <tail>` over `rows` (columns `v.column1`, `v.column2`, …).
+    fn update_rows<T>(
+        &mut self,
+        head: &str,
+        tail: &str,
+        columns: usize,
+        rows: &[T],
+        mut bind: impl FnMut(&mut sqlx::query_builder::Separated<'_, Db, &'static str>, &T),
+    ) {
+        for chunk in rows.chunks((MAX_PARAMS / columns).max(1)) {
+            let qb = self.statement(head);
+            qb.push(" FROM (");
+            qb.push_values(chunk, |mut b, row| bind(&mut b, row));
+            qb.push(") AS v ");
+            qb.push(tail);
+        }
+    }
+
+    /// `<head> IN (…)` over `values`.
+    fn delete_in(&mut self, head: &str, values: &[&str]) {
+        for chunk in values.chunks(MAX_PARAMS) {
+            let qb = self.statement(head);
+            push_in_list(qb, chunk.iter().copied());
+        }
+    }
+
+    pub async fn run(self, tx: &mut Tx<'_>) -> Result<()> {
+        for mut b in self.builders {
+            b.build().persistent(false).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
 }
 
 /// `… IN ($1, $2, …)` over `values` (which must not be empty).
@@ -101,16 +221,27 @@ struct ServiceRow {
     escalation_policy_id: String,
     acknowledgement_timeout: Option<i64>,
     auto_resolve_timeout: Option<i64>,
+    target_id: Option<String>,
 }
 
 async fn load_facts(tx: &mut Tx<'_>, events: &[BatchEvent<'_>]) -> Result<Facts> {
     let mut facts = Facts::default();
     let service_ids: BTreeSet<&str> = events.iter().map(|e| e.service_id).collect();
+    // Each live service with the user targets of its policy's first rule (one row per target, or one row
+    // with no target); schedule targets come with schedules.
     let mut qb = QueryBuilder::<Db>::new(
-        "SELECT id, status, incident_urgency_rule, escalation_policy_id, acknowledgement_timeout, auto_resolve_timeout
-         FROM services WHERE deleted_at IS NULL AND id IN ",
+        "SELECT s.id, s.status, s.incident_urgency_rule, s.escalation_policy_id, s.acknowledgement_timeout,
+                s.auto_resolve_timeout, u.id AS target_id
+         FROM services s
+         LEFT JOIN escalation_rules r ON r.escalation_policy_id = s.escalation_policy_id
+              AND r.position = (SELECT MIN(r2.position) FROM escalation_rules r2
+                                WHERE r2.escalation_policy_id = s.escalation_policy_id)
+         LEFT JOIN escalation_targets t ON t.escalation_rule_id = r.id AND t.target_type = 'user'
+         LEFT JOIN users u ON u.id = t.target_id AND u.deleted_at IS NULL
+         WHERE s.deleted_at IS NULL AND s.id IN ",
     );
     push_in_list(&mut qb, service_ids.iter().copied());
+    qb.push(" ORDER BY s.id, t.position");
     let services: Vec<ServiceRow> = qb.build_query_as().persistent(false).fetch_all(&mut **tx).await?;
     if services.is_empty() {
         return Ok(facts);
@@ -123,153 +254,101 @@ async fn load_facts(tx: &mut Tx<'_>, events: &[BatchEvent<'_>]) -> Result<Facts>
          JOIN maintenance_windows mw ON mw.id = mws.maintenance_window_id WHERE mw.start_time <= ",
     );
     qb.push_bind(last).push(" AND mw.end_time > ").push_bind(first).push(" AND mws.service_id IN ");
-    push_in_list(&mut qb, services.iter().map(|s| s.id.as_str()));
+    push_in_list(&mut qb, service_ids.iter().copied());
     let windows: Vec<(String, i64, i64)> = qb.build_query_as().persistent(false).fetch_all(&mut **tx).await?;
 
-    let policies: BTreeSet<&str> = services.iter().map(|s| s.escalation_policy_id.as_str()).collect();
-    // The user targets of each policy's first rule (schedule targets come with schedules).
-    let mut qb = QueryBuilder::<Db>::new(
-        "SELECT r.escalation_policy_id, t.target_id FROM escalation_rules r
-         JOIN escalation_targets t ON t.escalation_rule_id = r.id
-         JOIN users u ON u.id = t.target_id AND u.deleted_at IS NULL
-         WHERE t.target_type = 'user'
-           AND r.position = (SELECT MIN(r2.position) FROM escalation_rules r2
-                             WHERE r2.escalation_policy_id = r.escalation_policy_id)
-           AND r.escalation_policy_id IN ",
-    );
-    push_in_list(&mut qb, policies.iter().copied());
-    qb.push(" ORDER BY r.escalation_policy_id, t.position");
-    let targets: Vec<(String, String)> = qb.build_query_as().persistent(false).fetch_all(&mut **tx).await?;
-    let mut responders: HashMap<&str, Vec<String>> = HashMap::new();
-    for (policy, user) in &targets {
-        let users = responders.entry(policy.as_str()).or_default();
-        if !users.contains(user) {
-            users.push(user.clone());
+    for row in &services {
+        let facts_of = facts.services.entry(row.id.clone()).or_insert_with(|| ServiceFacts {
+            disabled: row.status == "disabled",
+            maintenance: windows.iter().filter(|(id, _, _)| *id == row.id).map(|(_, a, b)| (*a, *b)).collect(),
+            escalation_policy_id: row.escalation_policy_id.clone(),
+            urgency_rule: serde_json::from_str(&row.incident_urgency_rule).unwrap_or(Value::Null),
+            first_responders: Vec::new(),
+            timeouts: Timeouts {
+                acknowledgement_secs: row.acknowledgement_timeout,
+                auto_resolve_secs: row.auto_resolve_timeout,
+            },
+        });
+        if let Some(user) = &row.target_id
+            && !facts_of.first_responders.contains(user)
+        {
+            facts_of.first_responders.push(user.clone());
         }
     }
 
-    for s in &services {
-        facts.services.insert(
-            s.id.clone(),
-            ServiceFacts {
-                disabled: s.status == "disabled",
-                maintenance: windows.iter().filter(|(id, _, _)| *id == s.id).map(|(_, a, b)| (*a, *b)).collect(),
-                escalation_policy_id: s.escalation_policy_id.clone(),
-                urgency_rule: serde_json::from_str(&s.incident_urgency_rule).unwrap_or(Value::Null),
-                first_responders: responders.get(s.escalation_policy_id.as_str()).cloned().unwrap_or_default(),
-                timeouts: Timeouts {
-                    acknowledgement_secs: s.acknowledgement_timeout,
-                    auto_resolve_secs: s.auto_resolve_timeout,
-                },
-            },
-        );
-    }
-
+    // The open alerts of the batch's keys, with their incidents' status and open-alert count.
     let integrations: BTreeSet<&str> = events.iter().map(|e| e.integration_id).collect();
     let keys: BTreeSet<&str> = events.iter().map(|e| e.event.dedup_key.as_str()).collect();
     let mut qb = QueryBuilder::<Db>::new(
-        "SELECT id, integration_id, alert_key, incident_id, suppressed FROM alerts
-         WHERE status = 'triggered' AND integration_id IN ",
+        "SELECT a.id, a.integration_id, a.alert_key, a.incident_id, a.suppressed, i.status, i.service_id,
+                s.acknowledgement_timeout, s.auto_resolve_timeout,
+                (SELECT COUNT(*) FROM alerts x WHERE x.incident_id = a.incident_id AND x.status = 'triggered')
+                    AS open_alerts
+         FROM alerts a LEFT JOIN incidents i ON i.id = a.incident_id LEFT JOIN services s ON s.id = i.service_id
+         WHERE a.status = 'triggered' AND a.integration_id IN ",
     );
     push_in_list(&mut qb, integrations.iter().copied());
-    qb.push(" AND alert_key IN ");
+    qb.push(" AND a.alert_key IN ");
     push_in_list(&mut qb, keys.iter().copied());
-    qb.push(FOR_UPDATE);
-    type OpenRow = (String, Option<String>, String, Option<String>, bool);
+    qb.push(FOR_UPDATE_OF_A);
     let open: Vec<OpenRow> = qb.build_query_as().persistent(false).fetch_all(&mut **tx).await?;
-    let mut incident_ids: BTreeSet<String> = BTreeSet::new();
-    for (id, integration_id, key, incident_id, suppressed) in open {
-        let Some(integration_id) = integration_id else { continue };
-        if suppressed {
-            facts.open_suppressed.insert((integration_id, key), id);
-        } else {
-            if let Some(incident) = &incident_id {
-                incident_ids.insert(incident.clone());
-            }
-            facts.open.insert((integration_id, key), OpenAlert { id, incident_id });
+    for row in open {
+        let Some(integration_id) = row.integration_id else { continue };
+        if row.suppressed {
+            facts.open_suppressed.insert((integration_id, row.alert_key), row.id);
+            continue;
         }
-    }
-
-    if !incident_ids.is_empty() {
-        let mut qb = QueryBuilder::<Db>::new(
-            "SELECT i.id, i.status, i.service_id, s.acknowledgement_timeout, s.auto_resolve_timeout
-             FROM incidents i JOIN services s ON s.id = i.service_id WHERE i.id IN ",
-        );
-        push_in_list(&mut qb, incident_ids.iter().map(String::as_str));
-        qb.push(super::FOR_UPDATE_OF_I);
-        type IncidentRow = (String, String, String, Option<i64>, Option<i64>);
-        let incidents: Vec<IncidentRow> = qb.build_query_as().persistent(false).fetch_all(&mut **tx).await?;
-        let mut qb = QueryBuilder::<Db>::new(
-            "SELECT incident_id, COUNT(*) FROM alerts WHERE status = 'triggered' AND incident_id IN ",
-        );
-        push_in_list(&mut qb, incident_ids.iter().map(String::as_str));
-        qb.push(" GROUP BY incident_id");
-        let counts: Vec<(String, i64)> = qb.build_query_as().persistent(false).fetch_all(&mut **tx).await?;
-        let counts: HashMap<String, i64> = counts.into_iter().collect();
-        for (id, status, service_id, ack, auto) in incidents {
-            let Ok(status) = status.parse::<Status>() else { continue };
-            let open_alerts = counts.get(&id).copied().unwrap_or(0);
+        if let (Some(incident_id), Some(status), Some(service_id)) = (&row.incident_id, &row.status, row.service_id)
+            && let Ok(status) = status.parse::<Status>()
+        {
             facts.incidents.insert(
-                id,
+                incident_id.clone(),
                 IncidentFacts {
                     status,
                     service_id,
-                    open_alerts,
-                    timeouts: Timeouts { acknowledgement_secs: ack, auto_resolve_secs: auto },
+                    open_alerts: row.open_alerts,
+                    timeouts: Timeouts {
+                        acknowledgement_secs: row.acknowledgement_timeout,
+                        auto_resolve_secs: row.auto_resolve_timeout,
+                    },
                 },
             );
+        }
+        facts.open.insert((integration_id, row.alert_key), OpenAlert { id: row.id, incident_id: row.incident_id });
+    }
+
+    if ROW_LOCKS && !facts.incidents.is_empty() {
+        // PostgreSQL: lock the incidents too, then re-read what a concurrent change may have moved.
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT i.id, i.status, (SELECT COUNT(*) FROM alerts x WHERE x.incident_id = i.id
+                                    AND x.status = 'triggered') AS open_alerts
+             FROM incidents i WHERE i.id IN ",
+        );
+        push_in_list(&mut qb, facts.incidents.keys().map(String::as_str));
+        qb.push(" FOR UPDATE");
+        let fresh: Vec<(String, String, i64)> = qb.build_query_as().persistent(false).fetch_all(&mut **tx).await?;
+        for (id, status, open_alerts) in fresh {
+            if let (Some(facts_of), Ok(status)) = (facts.incidents.get_mut(&id), status.parse::<Status>()) {
+                facts_of.status = status;
+                facts_of.open_alerts = open_alerts;
+            }
         }
     }
     Ok(facts)
 }
 
-/// Runs `INSERT INTO … VALUES (…), (…) <tail>` over `rows`, in as few statements as the parameter limit
-/// allows.
-async fn insert_rows<T>(
-    tx: &mut Tx<'_>,
-    head: &str,
-    tail: &str,
-    columns: usize,
-    rows: &[T],
-    mut bind: impl FnMut(&mut sqlx::query_builder::Separated<'_, Db, &'static str>, &T),
-) -> Result<()> {
-    for chunk in rows.chunks((MAX_PARAMS / columns).max(1)) {
-        let mut qb = QueryBuilder::<Db>::new(head);
-        qb.push(" ");
-        qb.push_values(chunk, |mut b, row| bind(&mut b, row));
-        qb.push(tail);
-        qb.build().persistent(false).execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
-/// Runs `UPDATE … FROM (VALUES (…), (…)) AS v WHERE …` over `rows` (columns `v.column1`, `v.column2`, …).
-async fn update_rows<T>(
-    tx: &mut Tx<'_>,
-    head: &str,
-    tail: &str,
-    columns: usize,
-    rows: &[T],
-    mut bind: impl FnMut(&mut sqlx::query_builder::Separated<'_, Db, &'static str>, &T),
-) -> Result<()> {
-    for chunk in rows.chunks((MAX_PARAMS / columns).max(1)) {
-        let mut qb = QueryBuilder::<Db>::new(head);
-        qb.push(" FROM (");
-        qb.push_values(chunk, |mut b, row| bind(&mut b, row));
-        qb.push(") AS v ");
-        qb.push(tail);
-        qb.build().persistent(false).execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
-async fn delete_in(tx: &mut Tx<'_>, head: &str, values: &[&str]) -> Result<()> {
-    for chunk in values.chunks(MAX_PARAMS) {
-        let mut qb = QueryBuilder::<Db>::new(head);
-        push_in_list(&mut qb, chunk.iter().copied());
-        qb.build().persistent(false).execute(&mut **tx).await?;
-    }
-    Ok(())
+#[derive(sqlx::FromRow)]
+struct OpenRow {
+    id: String,
+    integration_id: Option<String>,
+    alert_key: String,
+    incident_id: Option<String>,
+    suppressed: bool,
+    status: Option<String>,
+    service_id: Option<String>,
+    acknowledgement_timeout: Option<i64>,
+    auto_resolve_timeout: Option<i64>,
+    open_alerts: i64,
 }
 
 /// The log entry channel of an API event.
@@ -294,10 +373,9 @@ fn timer_key(kind: TimerKind, incident_id: &str) -> String {
     }
 }
 
-async fn write_plan(tx: &mut Tx<'_>, events: &[BatchEvent<'_>], plan: &Plan) -> Result<()> {
+fn write_plan(script: &mut Script, events: &[BatchEvent<'_>], plan: &Plan) {
     // Existing rows first: a key's open alert is resolved before a new one for the same key is inserted.
-    update_rows(
-        tx,
+    script.update_rows(
         "UPDATE alerts SET trigger_count = alerts.trigger_count + v.column2,
              last_occurred_at = COALESCE(v.column3, alerts.last_occurred_at),
              status = CASE WHEN v.column4 IS NULL THEN alerts.status ELSE 'resolved' END,
@@ -312,10 +390,8 @@ async fn write_plan(tx: &mut Tx<'_>, events: &[BatchEvent<'_>], plan: &Plan) -> 
                 .push_bind(c.resolved_at)
                 .push_bind(c.updated_at);
         },
-    )
-    .await?;
-    update_rows(
-        tx,
+    );
+    script.update_rows(
         "UPDATE incidents SET status = v.column2, last_status_change_at = v.column3,
              last_status_change_by_type = 'integration_reference', last_status_change_by_id = v.column4,
              updated_at = v.column3, resolved_at = COALESCE(v.column5, incidents.resolved_at)",
@@ -329,26 +405,23 @@ async fn write_plan(tx: &mut Tx<'_>, events: &[BatchEvent<'_>], plan: &Plan) -> 
                 .push_bind(c.by_integration_id.clone())
                 .push_bind(c.resolved_at);
         },
-    )
-    .await?;
+    );
     if !plan.cleared_incidents.is_empty() {
         let ids: Vec<&str> = plan.cleared_incidents.iter().map(String::as_str).collect();
-        delete_in(tx, "DELETE FROM incident_assignments WHERE incident_id IN ", &ids).await?;
-        delete_in(tx, "DELETE FROM incident_acknowledgements WHERE incident_id IN ", &ids).await?;
+        script.delete_in("DELETE FROM incident_assignments WHERE incident_id IN ", &ids);
+        script.delete_in("DELETE FROM incident_acknowledgements WHERE incident_id IN ", &ids);
     }
 
     if !plan.new_incidents.is_empty() {
+        // Gapless numbers in opening order, computed in SQL so the writes stay one script.
         let count = plan.new_incidents.len() as i64;
-        let (last,): (i64,) =
-            sqlx::query_as("UPDATE counters SET value = value + $1 WHERE name = 'incident_number' RETURNING value")
-                .bind(count)
-                .fetch_one(&mut **tx)
-                .await?;
-        let first = last - count + 1;
+        script
+            .statement("UPDATE counters SET value = value + ")
+            .push_bind(count)
+            .push(" WHERE name = 'incident_number'");
         let numbered: Vec<(i64, &klaxon_core::alert_batch::NewIncident)> =
-            plan.new_incidents.iter().enumerate().map(|(n, inc)| (first + n as i64, inc)).collect();
-        insert_rows(
-            tx,
+            plan.new_incidents.iter().enumerate().map(|(n, inc)| (count - 1 - n as i64, inc)).collect();
+        script.insert_rows(
             "INSERT INTO incidents (id, incident_number, title, description, service_id, escalation_policy_id,
                  status, urgency, priority_id, incident_key, assigned_via, escalation_level, body_details,
                  first_trigger_log_entry_id, last_status_change_at, last_status_change_by_type,
@@ -356,7 +429,7 @@ async fn write_plan(tx: &mut Tx<'_>, events: &[BatchEvent<'_>], plan: &Plan) -> 
             "",
             18,
             &numbered,
-            |b, (number, inc)| {
+            |b, (back, inc)| {
                 let e = &events[inc.event];
                 let title = e.event.summary.clone().unwrap_or_default();
                 let (by_type, by_id) = match &inc.last_status_change_by_integration {
@@ -364,7 +437,8 @@ async fn write_plan(tx: &mut Tx<'_>, events: &[BatchEvent<'_>], plan: &Plan) -> 
                     None => ("service_reference", inc.service_id.clone()),
                 };
                 b.push_bind(inc.id.clone())
-                    .push_bind(*number)
+                    .push("(SELECT value FROM counters WHERE name = 'incident_number') - ")
+                    .push_bind_unseparated(*back)
                     .push_bind(title.clone())
                     .push_bind(title)
                     .push_bind(inc.service_id.clone())
@@ -384,12 +458,10 @@ async fn write_plan(tx: &mut Tx<'_>, events: &[BatchEvent<'_>], plan: &Plan) -> 
                     .push_bind(inc.last_status_change_at)
                     .push_bind(inc.resolved_at);
             },
-        )
-        .await?;
+        );
     }
 
-    insert_rows(
-        tx,
+    script.insert_rows(
         "INSERT INTO alerts (id, incident_id, service_id, integration_id, alert_key, status, suppressed, severity,
              summary, source, component, group_name, class, custom_details, contexts, client, client_url,
              event_timestamp, trigger_count, first_trigger_log_entry_id, created_at, updated_at, last_occurred_at,
@@ -425,8 +497,7 @@ async fn write_plan(tx: &mut Tx<'_>, events: &[BatchEvent<'_>], plan: &Plan) -> 
                 .push_bind(a.last_occurred_at)
                 .push_bind(a.resolved_at);
         },
-    )
-    .await?;
+    );
 
     // Each event's channel is rendered once, however many entries it causes.
     let mut channels: HashMap<usize, String> = HashMap::new();
@@ -435,8 +506,7 @@ async fn write_plan(tx: &mut Tx<'_>, events: &[BatchEvent<'_>], plan: &Plan) -> 
             channels.entry(entry.event).or_insert_with(|| channel(events[entry.event].event).to_string());
         }
     }
-    insert_rows(
-        tx,
+    script.insert_rows(
         "INSERT INTO log_entries (id, type, incident_id, alert_id, service_id, agent_type, agent_id, channel, note,
              summary, user_id, details, created_at)",
         "",
@@ -468,11 +538,9 @@ async fn write_plan(tx: &mut Tx<'_>, events: &[BatchEvent<'_>], plan: &Plan) -> 
                 .push("NULL")
                 .push_bind(l.at);
         },
-    )
-    .await?;
+    );
 
-    insert_rows(
-        tx,
+    script.insert_rows(
         "INSERT INTO incident_assignments (incident_id, user_id, at)",
         " ON CONFLICT DO NOTHING",
         3,
@@ -480,10 +548,8 @@ async fn write_plan(tx: &mut Tx<'_>, events: &[BatchEvent<'_>], plan: &Plan) -> 
         |b, a| {
             b.push_bind(a.incident_id.clone()).push_bind(a.user_id.clone()).push_bind(a.at);
         },
-    )
-    .await?;
-    insert_rows(
-        tx,
+    );
+    script.insert_rows(
         "INSERT INTO incident_acknowledgements (incident_id, acknowledger_type, acknowledger_id, at)",
         " ON CONFLICT DO NOTHING",
         3,
@@ -494,14 +560,13 @@ async fn write_plan(tx: &mut Tx<'_>, events: &[BatchEvent<'_>], plan: &Plan) -> 
                 .push_bind(a.service_id.clone())
                 .push_bind(a.at);
         },
-    )
-    .await?;
+    );
     for (service_id, at) in &plan.last_incident_at {
-        sqlx::query("UPDATE services SET last_incident_timestamp = $1 WHERE id = $2")
-            .bind(at)
-            .bind(service_id)
-            .execute(&mut **tx)
-            .await?;
+        script
+            .statement("UPDATE services SET last_incident_timestamp = ")
+            .push_bind(*at)
+            .push(" WHERE id = ")
+            .push_bind(service_id.clone());
     }
 
     let cancelled: Vec<String> = plan
@@ -512,7 +577,7 @@ async fn write_plan(tx: &mut Tx<'_>, events: &[BatchEvent<'_>], plan: &Plan) -> 
         .collect();
     if !cancelled.is_empty() {
         let keys: Vec<&str> = cancelled.iter().map(String::as_str).collect();
-        delete_in(tx, "DELETE FROM jobs WHERE unique_key IN ", &keys).await?;
+        script.delete_in("DELETE FROM jobs WHERE unique_key IN ", &keys);
     }
     let scheduled: Vec<(String, &str, String, i64, i64)> = plan
         .timers
@@ -529,8 +594,7 @@ async fn write_plan(tx: &mut Tx<'_>, events: &[BatchEvent<'_>], plan: &Plan) -> 
             TimerChange::Cancel => None,
         })
         .collect();
-    insert_rows(
-        tx,
+    script.insert_rows(
         "INSERT INTO jobs (id, kind, unique_key, payload, due_at, lease_owner, lease_until, attempts, last_error,
              created_at)",
         " ON CONFLICT (unique_key) DO UPDATE SET kind = excluded.kind, payload = excluded.payload,
@@ -549,7 +613,5 @@ async fn write_plan(tx: &mut Tx<'_>, events: &[BatchEvent<'_>], plan: &Plan) -> 
                 .push("NULL")
                 .push_bind(*at);
         },
-    )
-    .await?;
-    Ok(())
+    );
 }

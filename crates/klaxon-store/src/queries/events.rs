@@ -64,7 +64,10 @@ pub async fn accept(p: &Pools, items: &[InboxItem], now: i64, process: bool, pro
             let mut savepoint = sqlx::Acquire::begin(&mut tx).await?;
             let pending: Vec<Pending<'_>> = alerts
                 .iter()
-                .map(|(_, integration_id, service_id, _, body)| Pending {
+                .map(|(id, integration_id, service_id, dedup_key, body)| Pending {
+                    seq: None,
+                    id,
+                    dedup_key,
                     integration_id,
                     service_id,
                     received_at: now,
@@ -72,11 +75,7 @@ pub async fn accept(p: &Pools, items: &[InboxItem], now: i64, process: bool, pro
                     body,
                 })
                 .collect();
-            let applied = match super::event_processing::apply(&mut savepoint, &pending).await {
-                Ok(outcomes) => insert_inbox(&mut savepoint, &alerts, now, Some(&outcomes)).await,
-                Err(e) => Err(e),
-            };
-            match applied {
+            match super::event_processing::apply(&mut savepoint, &pending, now).await {
                 Ok(()) => {
                     savepoint.commit().await?;
                     tx.commit().await?;
@@ -87,9 +86,9 @@ pub async fn accept(p: &Pools, items: &[InboxItem], now: i64, process: bool, pro
                     savepoint.rollback().await?;
                 }
             }
-            insert_inbox(&mut tx, &alerts, now, None).await?;
+            insert_inbox(&mut tx, &alerts, now).await?;
         } else {
-            insert_inbox(&mut tx, &alerts, now, None).await?;
+            insert_inbox(&mut tx, &alerts, now).await?;
             let mut savepoint = sqlx::Acquire::begin(&mut tx).await?;
             match process_rows(&mut savepoint, process_limit, now).await {
                 Ok(n) => {
@@ -103,7 +102,7 @@ pub async fn accept(p: &Pools, items: &[InboxItem], now: i64, process: bool, pro
             }
         }
     } else {
-        insert_inbox(&mut tx, &alerts, now, None).await?;
+        insert_inbox(&mut tx, &alerts, now).await?;
     }
     tx.commit().await?;
     Ok(backlog)
@@ -112,24 +111,20 @@ pub async fn accept(p: &Pools, items: &[InboxItem], now: i64, process: bool, pro
 /// An alert event's inbox row: `(id, integration_id, service_id, dedup_key, body)`.
 type NewRow<'a> = (String, &'a str, &'a str, &'a str, &'a str);
 
-/// Inserts inbox rows in order, stamped with their outcomes when they were processed already.
-async fn insert_inbox(tx: &mut Tx<'_>, rows: &[NewRow<'_>], now: i64, outcomes: Option<&[String]>) -> Result<()> {
-    let per = 30_000 / 9;
-    for (c, chunk) in rows.chunks(per).enumerate() {
+/// Inserts inbox rows, unprocessed, in order.
+async fn insert_inbox(tx: &mut Tx<'_>, rows: &[NewRow<'_>], now: i64) -> Result<()> {
+    for chunk in rows.chunks(30_000 / 7) {
         let mut qb = sqlx::QueryBuilder::<Db>::new(
-            "INSERT INTO events (id, kind, received_at, integration_id, service_id, dedup_key, body, processed_at, outcome) ",
+            "INSERT INTO events (id, kind, received_at, integration_id, service_id, dedup_key, body) ",
         );
-        qb.push_values(chunk.iter().enumerate(), |mut b, (i, (id, integration_id, service_id, key, body))| {
-            let outcome = outcomes.and_then(|o| o.get(c * per + i)).cloned();
+        qb.push_values(chunk, |mut b, (id, integration_id, service_id, key, body)| {
             b.push_bind(id.clone())
                 .push("'alert'")
                 .push_bind(now)
                 .push_bind(integration_id.to_string())
                 .push_bind(service_id.to_string())
                 .push_bind(key.to_string())
-                .push_bind(body.to_string())
-                .push_bind(outcome.as_ref().map(|_| now))
-                .push_bind(outcome);
+                .push_bind(body.to_string());
         });
         qb.build().persistent(false).execute(&mut **tx).await?;
     }
@@ -180,6 +175,9 @@ async fn process_rows(tx: &mut Tx<'_>, limit: i64, now: i64) -> Result<usize> {
     let pending: Vec<Pending<'_>> = rows
         .iter()
         .map(|r| Pending {
+            seq: Some(r.seq),
+            id: &r.id,
+            dedup_key: r.dedup_key.as_deref().unwrap_or_default(),
             integration_id: &r.integration_id,
             service_id: &r.service_id,
             received_at: r.received_at,
@@ -187,16 +185,7 @@ async fn process_rows(tx: &mut Tx<'_>, limit: i64, now: i64) -> Result<usize> {
             body: &r.body,
         })
         .collect();
-    let outcomes = super::event_processing::apply(tx, &pending).await?;
-    for (chunk_rows, chunk_outcomes) in rows.chunks(10_000).zip(outcomes.chunks(10_000)) {
-        let mut qb = sqlx::QueryBuilder::<Db>::new("UPDATE events SET processed_at = ");
-        qb.push_bind(now).push(", outcome = v.column2 FROM (");
-        qb.push_values(chunk_rows.iter().zip(chunk_outcomes), |mut b, (row, outcome)| {
-            b.push_bind(row.seq).push_bind(outcome.clone());
-        });
-        qb.push(") AS v WHERE events.seq = v.column1");
-        qb.build().persistent(false).execute(&mut **tx).await?;
-    }
+    super::event_processing::apply(tx, &pending, now).await?;
     Ok(rows.len())
 }
 

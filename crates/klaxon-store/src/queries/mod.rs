@@ -5,7 +5,9 @@
 /// Backend-specific job claim (SKIP LOCKED on PostgreSQL).
 pub(crate) use super::claim_due_jobs;
 #[allow(unused_imports)]
-pub(crate) use super::{Db, FOR_UPDATE, FOR_UPDATE_OF_I, Pools, begin_write, lock_event_processing};
+pub(crate) use super::{
+    Db, FOR_UPDATE_OF_A, MULTI_STATEMENT_QUERIES, Pools, ROW_LOCKS, begin_write, lock_event_processing,
+};
 
 pub mod change_events;
 pub mod config_filter;
