@@ -99,7 +99,8 @@ pub async fn apply(tx: &mut Tx<'_>, pending: &[Pending<'_>], now: i64) -> Result
 
 /// Inserts the rows of new events, stamped, and stamps stored rows.
 fn stamp_inbox(script: &mut Script, pending: &[Pending<'_>], outcomes: &[String], now: i64) {
-    let (stored, new): (Vec<(&Pending<'_>, &String)>, Vec<(&Pending<'_>, &String)>) =
+    type Stamped<'a, 'b> = Vec<(&'a Pending<'b>, &'a String)>;
+    let (stored, new): (Stamped<'_, '_>, Stamped<'_, '_>) =
         pending.iter().zip(outcomes).partition(|(p, _)| p.seq.is_some());
     script.insert_rows(
         "INSERT INTO events (id, kind, received_at, integration_id, service_id, dedup_key, body, processed_at, outcome)",
