@@ -30,7 +30,8 @@ pub async fn open(dir: &Path) -> Result<Pools> {
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10))
         .pragma("cache_size", "-16000")
-        .pragma("temp_store", "memory");
+        .pragma("temp_store", "memory")
+        .statement_cache_capacity(512);
     let write = SqlitePoolOptions::new()
         .max_connections(1)
         .min_connections(1)

@@ -198,7 +198,7 @@ impl Script {
 
     pub async fn run(self, tx: &mut Tx<'_>) -> Result<()> {
         for mut b in self.builders {
-            b.build().persistent(false).execute(&mut **tx).await?;
+            b.build().persistent(true).execute(&mut **tx).await?;
         }
         Ok(())
     }
