@@ -55,6 +55,9 @@ pub const FOR_UPDATE_OF_A: &str = " FOR UPDATE OF a";
 pub const ROW_LOCKS: bool = true;
 /// PostgreSQL's extended protocol prepares one statement at a time: a script runs statement by statement.
 pub const MULTI_STATEMENT_QUERIES: bool = false;
+/// Unnamed statements: scripts vary in shape, and a named statement per shape costs a round trip to
+/// prepare and churns the statement cache.
+pub const PERSISTENT_SCRIPTS: bool = false;
 
 /// Claims up to `limit` due jobs whose lease is free (see `queries::jobs::claim_due`). `FOR UPDATE SKIP
 /// LOCKED` lets several nodes claim at once without waiting on, or double-claiming, each other's rows.

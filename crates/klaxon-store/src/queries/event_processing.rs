@@ -13,7 +13,7 @@
 //! to the same incident waits for the batch instead of being overwritten by it. SQLite's one writer
 //! already excludes that.
 
-use super::{Db, FOR_UPDATE_OF_A, MULTI_STATEMENT_QUERIES, ROW_LOCKS};
+use super::{Db, FOR_UPDATE_OF_A, MULTI_STATEMENT_QUERIES, PERSISTENT_SCRIPTS, ROW_LOCKS};
 use crate::Result;
 use crate::jobs::kinds;
 use klaxon_core::alert_batch::{
@@ -198,7 +198,7 @@ impl Script {
 
     pub async fn run(self, tx: &mut Tx<'_>) -> Result<()> {
         for mut b in self.builders {
-            b.build().persistent(true).execute(&mut **tx).await?;
+            b.build().persistent(PERSISTENT_SCRIPTS).execute(&mut **tx).await?;
         }
         Ok(())
     }

@@ -6,7 +6,8 @@
 pub(crate) use super::claim_due_jobs;
 #[allow(unused_imports)]
 pub(crate) use super::{
-    Db, FOR_UPDATE_OF_A, MULTI_STATEMENT_QUERIES, Pools, ROW_LOCKS, begin_write, lock_event_processing,
+    Db, FOR_UPDATE_OF_A, MULTI_STATEMENT_QUERIES, PERSISTENT_SCRIPTS, Pools, ROW_LOCKS, begin_write,
+    lock_event_processing,
 };
 
 pub mod change_events;
