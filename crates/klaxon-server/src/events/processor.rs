@@ -3,9 +3,9 @@
 //! It applies the oldest unprocessed rows in batches ([`klaxon_store::Store::process_events`]: one write
 //! transaction per batch, which also stamps each row, so the effect is exactly once and a restart resumes
 //! the backlog). It is woken right after each commit that may have left unprocessed rows and also polls,
-//! so events committed by another node (PostgreSQL) or left over from a crash are picked up. On SQLite
-//! the accept transaction usually processes its own events already (see `klaxon_store::events`), so this
-//! worker mostly handles backlogs; on PostgreSQL it does all the processing. A row that keeps failing on its
+//! so events committed by another node (PostgreSQL) or left over from a crash are picked up. The accept
+//! transaction normally processes its own events already (see `klaxon_store::events`), so this worker
+//! handles backlogs: after a restart, or after a batch whose processing failed. A row that keeps failing on its
 //! own is stamped `failed: <reason>` after a few attempts, so one poisoned event cannot stall the inbox.
 //!
 //! Retention, every [`PRUNE_EVERY`]: processed inbox rows are kept [`INBOX_RETENTION_DAYS`] days (for
