@@ -17,6 +17,18 @@ pub async fn fresh_postgres_database(base_url: &str) -> Result<String> {
     Ok(url.to_string())
 }
 
+/// The store a test suite runs on: SQLite in `dir` by default; a fresh PostgreSQL database when the suite
+/// runs with `KLAXON_TEST_BACKEND=postgres` (on the server `KLAXON_TEST_POSTGRES_URL` names).
+pub async fn test_store(dir: &std::path::Path) -> Result<crate::Store> {
+    if std::env::var("KLAXON_TEST_BACKEND").as_deref() == Ok("postgres") {
+        let base = std::env::var("KLAXON_TEST_POSTGRES_URL")
+            .map_err(|_| crate::StoreError::Rejected("KLAXON_TEST_POSTGRES_URL is not set".into()))?;
+        let url = fresh_postgres_database(&base).await?;
+        return crate::Store::open(crate::Location::Postgres(&url)).await;
+    }
+    crate::Store::open(crate::Location::SqliteDir(dir)).await
+}
+
 /// What [`seed_service`] should create.
 #[derive(Clone, Debug)]
 pub struct SeedOptions {

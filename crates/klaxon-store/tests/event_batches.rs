@@ -2,18 +2,12 @@
 //! `accept_events` call (one group commit) behave exactly as if they had arrived one by one.
 
 use klaxon_core::events::{AlertEvent, EventAction, EventsVersion};
+use klaxon_store::Store;
 use klaxon_store::events::{InboxItem, outcomes};
 use klaxon_store::testing::{SeedOptions, Seeded, fixture_raw_inbox_row, seed_service};
-use klaxon_store::{Location, Store};
 
-/// SQLite by default; PostgreSQL when the suite runs with `KLAXON_TEST_BACKEND=postgres`.
 async fn store(dir: &std::path::Path) -> Store {
-    if std::env::var("KLAXON_TEST_BACKEND").as_deref() == Ok("postgres") {
-        let base = std::env::var("KLAXON_TEST_POSTGRES_URL").expect("KLAXON_TEST_POSTGRES_URL");
-        let url = klaxon_store::testing::fresh_postgres_database(&base).await.expect("fresh database");
-        return Store::open(Location::Postgres(&url)).await.expect("store");
-    }
-    Store::open(Location::SqliteDir(dir)).await.expect("store")
+    klaxon_store::testing::test_store(dir).await.expect("store")
 }
 
 fn body(action: EventAction, key: &str) -> String {

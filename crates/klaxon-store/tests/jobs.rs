@@ -1,16 +1,10 @@
 //! The incident timer hook keeps durable jobs in step with incident status.
 
+use klaxon_store::Store;
 use klaxon_store::testing::{SeedOptions, seed_incident, seed_service};
-use klaxon_store::{Location, Store};
 
-/// SQLite by default; PostgreSQL when the suite runs with `KLAXON_TEST_BACKEND=postgres`.
 async fn store(dir: &std::path::Path) -> Store {
-    if std::env::var("KLAXON_TEST_BACKEND").as_deref() == Ok("postgres") {
-        let base = std::env::var("KLAXON_TEST_POSTGRES_URL").expect("KLAXON_TEST_POSTGRES_URL");
-        let url = klaxon_store::testing::fresh_postgres_database(&base).await.expect("fresh database");
-        return Store::open(Location::Postgres(&url)).await.expect("store");
-    }
-    Store::open(Location::SqliteDir(dir)).await.expect("store")
+    klaxon_store::testing::test_store(dir).await.expect("store")
 }
 
 #[tokio::test]

@@ -130,6 +130,9 @@ fn stamp_inbox(script: &mut Script, pending: &[Pending<'_>], outcomes: &[String]
     );
 }
 
+/// One row of a `VALUES` list being bound.
+type Row<'a> = sqlx::query_builder::Separated<'a, Db, &'static str>;
+
 /// Statements to run together (see the module documentation): on SQLite one multi-statement query, on
 /// PostgreSQL one statement at a time. Values are bound, never spliced.
 #[derive(Default)]
@@ -160,14 +163,9 @@ impl Script {
         tail: &str,
         columns: usize,
         rows: &[T],
-        mut bind: impl FnMut(&mut sqlx::query_builder::Separated<'_, Db, &'static str>, &T),
+        bind: impl FnMut(&mut Row<'_>, &T),
     ) {
-        for chunk in rows.chunks((MAX_PARAMS / columns).max(1)) {
-            let qb = self.statement(head);
-            qb.push(" ");
-            qb.push_values(chunk, |mut b, row| bind(&mut b, row));
-            qb.push(tail);
-        }
+        self.values_statements(head, " ", tail, columns, rows, bind);
     }
 
     /// `UPDATE … FROM (VALUES (…), (…)) AS v <tail>` over `rows` (columns `v.column1`, `v.column2`, …).
@@ -177,14 +175,26 @@ impl Script {
         tail: &str,
         columns: usize,
         rows: &[T],
-        mut bind: impl FnMut(&mut sqlx::query_builder::Separated<'_, Db, &'static str>, &T),
+        bind: impl FnMut(&mut Row<'_>, &T),
+    ) {
+        self.values_statements(head, " FROM (", &format!(") AS v {tail}"), columns, rows, bind);
+    }
+
+    /// `<head><before>VALUES (…), (…)<after>` per chunk of `rows` that fits the parameter limit.
+    fn values_statements<T>(
+        &mut self,
+        head: &str,
+        before: &str,
+        after: &str,
+        columns: usize,
+        rows: &[T],
+        mut bind: impl FnMut(&mut Row<'_>, &T),
     ) {
         for chunk in rows.chunks((MAX_PARAMS / columns).max(1)) {
             let qb = self.statement(head);
-            qb.push(" FROM (");
+            qb.push(before);
             qb.push_values(chunk, |mut b, row| bind(&mut b, row));
-            qb.push(") AS v ");
-            qb.push(tail);
+            qb.push(after);
         }
     }
 
