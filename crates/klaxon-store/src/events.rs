@@ -53,12 +53,15 @@ pub struct IntegrationRoute {
 /// One accepted event, ready to commit.
 #[derive(Clone, Debug)]
 pub enum InboxItem {
-    /// An alert event: `body` is the normalized `klaxon_core::events::AlertEvent` as JSON.
+    /// An alert event: `body` is the normalized `klaxon_core::events::AlertEvent` as JSON (what the inbox
+    /// stores); `event` is the same event already parsed, when the caller has it (the writer then does not
+    /// parse `body` again).
     Alert {
         integration_id: String,
         service_id: String,
         dedup_key: String,
         body: String,
+        event: Option<Box<klaxon_core::events::AlertEvent>>,
     },
     Change {
         integration_id: String,

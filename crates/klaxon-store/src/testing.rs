@@ -118,3 +118,8 @@ pub async fn fixture_incident_status(store: &crate::Store, incident_id: &str, st
 pub async fn fixture_raw_inbox_row(store: &crate::Store, seeded: &Seeded, body: &str, now_ms: i64) -> Result<()> {
     crate::dispatch!(store, p => q::events::fixture_raw_inbox_row(p, &seeded.integration_id, &seeded.service_id, body, now_ms))
 }
+
+/// Test fixture: runs raw SQL on the writer (to break or mend the schema in failure tests).
+pub async fn fixture_execute(store: &crate::Store, sql: &str) -> Result<()> {
+    crate::dispatch!(store, p => q::events::fixture_execute(p, sql))
+}

@@ -4,7 +4,7 @@
 use klaxon_core::events::{AlertEvent, EventAction, EventsVersion};
 use klaxon_store::Store;
 use klaxon_store::events::{InboxItem, outcomes};
-use klaxon_store::testing::{SeedOptions, Seeded, fixture_raw_inbox_row, seed_service};
+use klaxon_store::testing::{SeedOptions, Seeded, fixture_execute, fixture_raw_inbox_row, seed_service};
 
 async fn store(dir: &std::path::Path) -> Store {
     klaxon_store::testing::test_store(dir).await.expect("store")
@@ -36,6 +36,7 @@ fn item(seeded: &Seeded, action: EventAction, key: &str) -> InboxItem {
         service_id: seeded.service_id.clone(),
         dedup_key: key.into(),
         body: body(action, key),
+        event: None,
     }
 }
 
@@ -136,4 +137,23 @@ async fn an_unreadable_inbox_row_is_stamped_failed_without_failing_its_neighbour
     assert!(outcomes[0].starts_with(outcomes::FAILED), "{outcomes:?}");
     assert_eq!(outcomes[1], outcomes::CREATED);
     assert_eq!(store.unprocessed_event_count().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_batch_whose_processing_fails_is_still_committed_and_applied_once_processing_works_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path()).await;
+    let seeded = seed_service(&store, &SeedOptions::default(), 1_000).await.unwrap();
+    fixture_execute(&store, "ALTER TABLE log_entries RENAME TO log_entries_away").await.unwrap();
+    let backlog = store.accept_events(&[item(&seeded, EventAction::Trigger, "db")], 2_000).await.unwrap();
+
+    assert!(backlog, "the writer is told to wake the processor");
+    assert_eq!(store.unprocessed_event_count().await.unwrap(), 1, "accepted and stored, not applied");
+    assert!(store.events_incidents_of_service(&seeded.service_id).await.unwrap().is_empty());
+
+    fixture_execute(&store, "ALTER TABLE log_entries_away RENAME TO log_entries").await.unwrap();
+    assert_eq!(store.process_events(10, 3_000).await.unwrap(), 1);
+    assert_eq!(outcomes_of(&store).await, vec![outcomes::CREATED]);
+    let incidents = store.events_incidents_of_service(&seeded.service_id).await.unwrap();
+    assert_eq!((incidents.len(), incidents[0].created_at), (1, 2_000), "applied at its arrival time");
 }

@@ -253,6 +253,7 @@ mod tests {
             service_id: "PSVC000".into(),
             dedup_key: format!("k{n}"),
             body: "{}".into(),
+            event: None,
         }
     }
 

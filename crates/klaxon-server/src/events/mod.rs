@@ -242,6 +242,8 @@ fn alert_item(route: &IntegrationRoute, event: &events::AlertEvent) -> Result<In
         service_id: route.service_id.clone(),
         dedup_key: event.dedup_key.clone(),
         body,
+        // Parsed here, on the request's own task, so the single writer does not parse it again.
+        event: Some(Box::new(event.clone())),
     })
 }
 

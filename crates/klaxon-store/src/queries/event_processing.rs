@@ -43,6 +43,8 @@ pub struct Pending<'a> {
     pub received_at: i64,
     pub kind: &'a str,
     pub body: &'a str,
+    /// `body` already parsed, when the caller has it.
+    pub event: Option<&'a AlertEvent>,
 }
 
 struct RandomIds;
@@ -60,14 +62,18 @@ impl IdSource for RandomIds {
 pub async fn apply(tx: &mut Tx<'_>, pending: &[Pending<'_>], now: i64) -> Result<()> {
     use klaxon_core::alert_batch::outcomes;
     let mut outcomes_by_index: Vec<Option<String>> = vec![None; pending.len()];
-    let mut parsed: Vec<(usize, AlertEvent)> = Vec::with_capacity(pending.len());
+    let mut parsed: Vec<(usize, std::borrow::Cow<'_, AlertEvent>)> = Vec::with_capacity(pending.len());
     for (i, p) in pending.iter().enumerate() {
         if p.kind != "alert" {
             outcomes_by_index[i] = Some(outcomes::DROPPED.into());
             continue;
         }
+        if let Some(event) = p.event {
+            parsed.push((i, std::borrow::Cow::Borrowed(event)));
+            continue;
+        }
         match serde_json::from_str::<AlertEvent>(p.body) {
-            Ok(event) => parsed.push((i, event)),
+            Ok(event) => parsed.push((i, std::borrow::Cow::Owned(event))),
             Err(e) => {
                 let reason: String = format!("{}: unreadable event: {e}", outcomes::FAILED).chars().take(500).collect();
                 outcomes_by_index[i] = Some(reason);
@@ -200,7 +206,8 @@ impl Script {
 
     /// `<head> IN (…)` over `values`.
     fn delete_in(&mut self, head: &str, values: &[&str]) {
-        for chunk in values.chunks(MAX_PARAMS) {
+        // Chunks of at most 2^14, so the padded list stays under the parameter limit.
+        for chunk in values.chunks(1 << 14) {
             let qb = self.statement(head);
             push_in_list(qb, chunk.iter().copied());
         }
@@ -214,12 +221,19 @@ impl Script {
     }
 }
 
-/// `… IN ($1, $2, …)` over `values` (which must not be empty).
+/// `(… , …)` over `values` (which must not be empty), padded to a power of two by repeating the last value,
+/// so a query has a handful of shapes however many values a batch brings, and stays prepared.
 fn push_in_list<'a>(qb: &mut QueryBuilder<Db>, values: impl IntoIterator<Item = &'a str>) {
+    let values: Vec<&str> = values.into_iter().collect();
+    if values.is_empty() {
+        qb.push("(NULL)");
+        return;
+    }
+    let padded = values.len().next_power_of_two();
     qb.push("(");
     let mut list = qb.separated(", ");
-    for v in values {
-        list.push_bind(v.to_string());
+    for i in 0..padded {
+        list.push_bind(values[i.min(values.len() - 1)].to_string());
     }
     list.push_unseparated(")");
 }
@@ -253,7 +267,7 @@ async fn load_facts(tx: &mut Tx<'_>, events: &[BatchEvent<'_>]) -> Result<Facts>
     );
     push_in_list(&mut qb, service_ids.iter().copied());
     qb.push(" ORDER BY s.id, t.position");
-    let services: Vec<ServiceRow> = qb.build_query_as().persistent(false).fetch_all(&mut **tx).await?;
+    let services: Vec<ServiceRow> = qb.build_query_as().persistent(true).fetch_all(&mut **tx).await?;
     if services.is_empty() {
         return Ok(facts);
     }
@@ -266,7 +280,7 @@ async fn load_facts(tx: &mut Tx<'_>, events: &[BatchEvent<'_>]) -> Result<Facts>
     );
     qb.push_bind(last).push(" AND mw.end_time > ").push_bind(first).push(" AND mws.service_id IN ");
     push_in_list(&mut qb, service_ids.iter().copied());
-    let windows: Vec<(String, i64, i64)> = qb.build_query_as().persistent(false).fetch_all(&mut **tx).await?;
+    let windows: Vec<(String, i64, i64)> = qb.build_query_as().persistent(true).fetch_all(&mut **tx).await?;
 
     for row in &services {
         let facts_of = facts.services.entry(row.id.clone()).or_insert_with(|| ServiceFacts {
@@ -302,7 +316,7 @@ async fn load_facts(tx: &mut Tx<'_>, events: &[BatchEvent<'_>]) -> Result<Facts>
     qb.push(" AND a.alert_key IN ");
     push_in_list(&mut qb, keys.iter().copied());
     qb.push(FOR_UPDATE_OF_A);
-    let open: Vec<OpenRow> = qb.build_query_as().persistent(false).fetch_all(&mut **tx).await?;
+    let open: Vec<OpenRow> = qb.build_query_as().persistent(true).fetch_all(&mut **tx).await?;
     for row in open {
         let Some(integration_id) = row.integration_id else { continue };
         if row.suppressed {
@@ -337,7 +351,7 @@ async fn load_facts(tx: &mut Tx<'_>, events: &[BatchEvent<'_>]) -> Result<Facts>
         );
         push_in_list(&mut qb, facts.incidents.keys().map(String::as_str));
         qb.push(" FOR UPDATE");
-        let fresh: Vec<(String, String, i64)> = qb.build_query_as().persistent(false).fetch_all(&mut **tx).await?;
+        let fresh: Vec<(String, String, i64)> = qb.build_query_as().persistent(true).fetch_all(&mut **tx).await?;
         for (id, status, open_alerts) in fresh {
             if let (Some(facts_of), Ok(status)) = (facts.incidents.get_mut(&id), status.parse::<Status>()) {
                 facts_of.status = status;
