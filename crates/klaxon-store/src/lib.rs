@@ -150,22 +150,12 @@ impl Store {
         }
     }
 
-    /// Moves committed WAL pages into the SQLite database file, off the write path (the server calls it
-    /// every few hundred milliseconds); nothing on PostgreSQL.
-    pub async fn checkpoint(&self) -> Result<()> {
-        match &*self.backend {
-            Backend::Sqlite(p) => sqlite::checkpoint(p).await,
-            Backend::Postgres(p) => postgres::checkpoint(p).await,
-        }
-    }
-
     /// Closes the pools, waiting for in-flight statements.
     pub async fn close(&self) {
         match &*self.backend {
             Backend::Sqlite(p) => {
                 p.read.close().await;
                 p.write.close().await;
-                p.checkpointer.close().await;
             }
             Backend::Postgres(p) => p.write.close().await,
         }

@@ -23,11 +23,6 @@ pub async fn open(url: &str) -> Result<Pools> {
     Ok(Pools { read: pool.clone(), write: pool })
 }
 
-/// PostgreSQL checkpoints on its own.
-pub async fn checkpoint(_p: &Pools) -> Result<()> {
-    Ok(())
-}
-
 pub async fn begin_write(p: &Pools) -> Result<sqlx::Transaction<'static, Db>> {
     Ok(p.write.begin().await?)
 }

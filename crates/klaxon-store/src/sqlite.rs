@@ -14,9 +14,6 @@ pub type Db = sqlx::Sqlite;
 pub struct Pools {
     pub read: sqlx::Pool<Db>,
     pub write: sqlx::Pool<Db>,
-    /// One connection that checkpoints the WAL into the database file ([`checkpoint`]), so the writer's
-    /// commits never do it.
-    pub checkpointer: sqlx::Pool<Db>,
 }
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -34,16 +31,9 @@ pub async fn open(dir: &Path) -> Result<Pools> {
         .busy_timeout(Duration::from_secs(10))
         .pragma("cache_size", "-16000")
         .pragma("temp_store", "memory");
-    // The writer never checkpoints (SQLite's automatic checkpoint would run inside a commit, on the one
-    // serial write path); `checkpoint` does it from its own connection, alongside.
     let write = SqlitePoolOptions::new()
         .max_connections(1)
         .min_connections(1)
-        .acquire_timeout(Duration::from_secs(30))
-        .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
-        .await?;
-    let checkpointer = SqlitePoolOptions::new()
-        .max_connections(1)
         .acquire_timeout(Duration::from_secs(30))
         .connect_with(options.clone())
         .await?;
@@ -52,15 +42,7 @@ pub async fn open(dir: &Path) -> Result<Pools> {
         .acquire_timeout(Duration::from_secs(30))
         .connect_with(options.read_only(true))
         .await?;
-    Ok(Pools { read, write, checkpointer })
-}
-
-/// Copies committed WAL frames into the database file (`PASSIVE`: never waits for, nor blocks, the writer
-/// or readers), so the WAL is reused from its start instead of growing. Durability does not depend on it:
-/// every commit is already fsynced in the WAL.
-pub async fn checkpoint(p: &Pools) -> Result<()> {
-    sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&p.checkpointer).await?;
-    Ok(())
+    Ok(Pools { read, write })
 }
 
 /// Starts a write transaction that holds SQLite's write lock from its first statement.

@@ -75,7 +75,6 @@ pub fn spawn_workers(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
     let mut workers = Vec::new();
     workers.extend(crate::events::ingest::spawn_writer(app));
     workers.push(crate::events::processor::spawn(app));
-    workers.push(crate::events::processor::spawn_checkpointer(app));
     workers.push(crate::jobs::spawn_worker(app));
     workers
 }

@@ -42,26 +42,6 @@ async fn measure_lag(app: &App) {
     }
 }
 
-/// How often the SQLite WAL is checkpointed into the database file (off the write path).
-pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
-
-/// Checkpoints the SQLite WAL every [`CHECKPOINT_EVERY`] from its own connection, so the single writer's
-/// commits never do (see `klaxon_store::Store::checkpoint`). Stops at shutdown.
-pub fn spawn_checkpointer(app: &App) -> tokio::task::JoinHandle<()> {
-    let app = app.clone();
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                () = tokio::time::sleep(CHECKPOINT_EVERY) => {}
-                () = app.shutdown.cancelled() => break,
-            }
-            if let Err(e) = app.store.checkpoint().await {
-                tracing::warn!(error = %e, "checkpointing the write-ahead log failed");
-            }
-        }
-    })
-}
-
 pub fn spawn(app: &App) -> tokio::task::JoinHandle<()> {
     let app = app.clone();
     tokio::spawn(async move { run(app).await })

@@ -4,7 +4,7 @@
 //! bottleneck of the write path: on SQLite every statement is a hop to the connection's thread, on
 //! PostgreSQL a round trip.
 //!
-//! Round trips: a batch reads its facts in two queries, then runs all its writes as one [`Script`]: on
+//! Round trips: a batch reads its facts in three queries, then runs all its writes as one [`Script`]: on
 //! SQLite a single multi-statement query (one hop to the connection's thread instead of one per
 //! statement: under load each hop costs more than the rows it writes), on PostgreSQL statement by
 //! statement (its extended protocol prepares one statement at a time).
@@ -247,43 +247,45 @@ struct ServiceRow {
     acknowledgement_timeout: Option<i64>,
     auto_resolve_timeout: Option<i64>,
     target_id: Option<String>,
-    window_start: Option<i64>,
-    window_end: Option<i64>,
 }
 
 async fn load_facts(tx: &mut Tx<'_>, events: &[BatchEvent<'_>]) -> Result<Facts> {
     let mut facts = Facts::default();
     let service_ids: BTreeSet<&str> = events.iter().map(|e| e.service_id).collect();
-    // Each live service with the user targets of its policy's first rule and its maintenance windows that
-    // overlap the batch (one row per target and window, or one row with neither); schedule targets come
-    // with schedules.
-    let (first, last) =
-        events.iter().fold((i64::MAX, i64::MIN), |(a, b), e| (a.min(e.received_at), b.max(e.received_at)));
+    // Each live service with the user targets of its policy's first rule (one row per target, or one row
+    // with no target); schedule targets come with schedules.
     let mut qb = QueryBuilder::<Db>::new(
         "SELECT s.id, s.status, s.incident_urgency_rule, s.escalation_policy_id, s.acknowledgement_timeout,
-                s.auto_resolve_timeout, u.id AS target_id, w.start_time AS window_start, w.end_time AS window_end
+                s.auto_resolve_timeout, u.id AS target_id
          FROM services s
          LEFT JOIN escalation_rules r ON r.escalation_policy_id = s.escalation_policy_id
               AND r.position = (SELECT MIN(r2.position) FROM escalation_rules r2
                                 WHERE r2.escalation_policy_id = s.escalation_policy_id)
          LEFT JOIN escalation_targets t ON t.escalation_rule_id = r.id AND t.target_type = 'user'
          LEFT JOIN users u ON u.id = t.target_id AND u.deleted_at IS NULL
-         LEFT JOIN (SELECT mws.service_id, mw.start_time, mw.end_time FROM maintenance_window_services mws
-                    JOIN maintenance_windows mw ON mw.id = mws.maintenance_window_id
-                    WHERE mw.start_time <= ",
+         WHERE s.deleted_at IS NULL AND s.id IN ",
     );
-    qb.push_bind(last).push(" AND mw.end_time > ").push_bind(first);
-    qb.push(") w ON w.service_id = s.id WHERE s.deleted_at IS NULL AND s.id IN ");
     push_in_list(&mut qb, service_ids.iter().copied());
     qb.push(" ORDER BY s.id, t.position");
     let services: Vec<ServiceRow> = qb.build_query_as().persistent(true).fetch_all(&mut **tx).await?;
     if services.is_empty() {
         return Ok(facts);
     }
+
+    let (first, last) =
+        events.iter().fold((i64::MAX, i64::MIN), |(a, b), e| (a.min(e.received_at), b.max(e.received_at)));
+    let mut qb = QueryBuilder::<Db>::new(
+        "SELECT mws.service_id, mw.start_time, mw.end_time FROM maintenance_window_services mws
+         JOIN maintenance_windows mw ON mw.id = mws.maintenance_window_id WHERE mw.start_time <= ",
+    );
+    qb.push_bind(last).push(" AND mw.end_time > ").push_bind(first).push(" AND mws.service_id IN ");
+    push_in_list(&mut qb, service_ids.iter().copied());
+    let windows: Vec<(String, i64, i64)> = qb.build_query_as().persistent(true).fetch_all(&mut **tx).await?;
+
     for row in &services {
         let facts_of = facts.services.entry(row.id.clone()).or_insert_with(|| ServiceFacts {
             disabled: row.status == "disabled",
-            maintenance: Vec::new(),
+            maintenance: windows.iter().filter(|(id, _, _)| *id == row.id).map(|(_, a, b)| (*a, *b)).collect(),
             escalation_policy_id: row.escalation_policy_id.clone(),
             urgency_rule: serde_json::from_str(&row.incident_urgency_rule).unwrap_or(Value::Null),
             first_responders: Vec::new(),
@@ -296,11 +298,6 @@ async fn load_facts(tx: &mut Tx<'_>, events: &[BatchEvent<'_>]) -> Result<Facts>
             && !facts_of.first_responders.contains(user)
         {
             facts_of.first_responders.push(user.clone());
-        }
-        if let (Some(start), Some(end)) = (row.window_start, row.window_end)
-            && !facts_of.maintenance.contains(&(start, end))
-        {
-            facts_of.maintenance.push((start, end));
         }
     }
 
