@@ -301,14 +301,16 @@ async fn load_facts(tx: &mut Tx<'_>, events: &[BatchEvent<'_>]) -> Result<Facts>
         }
     }
 
-    // The open alerts of the batch's keys, with their incidents' status and open-alert count.
+    // The open alerts of the batch's keys, with their incidents' status and open-alert count. The count sums
+    // over the incident's alerts (index `alerts_incident`) rather than filtering on status, which let
+    // PostgreSQL's planner intersect with the whole open-alert index on every row.
     let integrations: BTreeSet<&str> = events.iter().map(|e| e.integration_id).collect();
     let keys: BTreeSet<&str> = events.iter().map(|e| e.event.dedup_key.as_str()).collect();
     let mut qb = QueryBuilder::<Db>::new(
         "SELECT a.id, a.integration_id, a.alert_key, a.incident_id, a.suppressed, i.status, i.service_id,
                 s.acknowledgement_timeout, s.auto_resolve_timeout,
-                (SELECT COUNT(*) FROM alerts x WHERE x.incident_id = a.incident_id AND x.status = 'triggered')
-                    AS open_alerts
+                (SELECT COALESCE(SUM(CASE WHEN x.status = 'triggered' THEN 1 ELSE 0 END), 0) FROM alerts x
+                 WHERE x.incident_id = a.incident_id) AS open_alerts
          FROM alerts a LEFT JOIN incidents i ON i.id = a.incident_id LEFT JOIN services s ON s.id = i.service_id
          WHERE a.status = 'triggered' AND a.integration_id IN ",
     );
@@ -345,8 +347,8 @@ async fn load_facts(tx: &mut Tx<'_>, events: &[BatchEvent<'_>]) -> Result<Facts>
     if ROW_LOCKS && !facts.incidents.is_empty() {
         // PostgreSQL: lock the incidents too, then re-read what a concurrent change may have moved.
         let mut qb = QueryBuilder::<Db>::new(
-            "SELECT i.id, i.status, (SELECT COUNT(*) FROM alerts x WHERE x.incident_id = i.id
-                                    AND x.status = 'triggered') AS open_alerts
+            "SELECT i.id, i.status, (SELECT COALESCE(SUM(CASE WHEN x.status = 'triggered' THEN 1 ELSE 0 END), 0)
+                                    FROM alerts x WHERE x.incident_id = i.id) AS open_alerts
              FROM incidents i WHERE i.id IN ",
         );
         push_in_list(&mut qb, facts.incidents.keys().map(String::as_str));
