@@ -278,7 +278,6 @@ struct AlertState {
 
 struct IncidentState {
     id: String,
-    new: bool,
     service_id: String,
     status: Status,
     open_alerts: i64,
@@ -288,7 +287,7 @@ struct IncidentState {
     acknowledged_by_service: Option<i64>,
     ack_timer: Option<(TimerChange, i64)>,
     resolve_timer: Option<(TimerChange, i64)>,
-    /// For new incidents: where the `NewIncident` lives in the plan.
+    /// For incidents the batch opens: where the `NewIncident` lives in the plan (`None`: a stored one).
     planned: Option<usize>,
     assignees: Vec<String>,
     assigned_at: i64,
@@ -521,7 +520,6 @@ impl<I: IdSource> Planner<'_, I> {
         let stored = self.facts.incidents.get(id)?;
         self.incidents.push(IncidentState {
             id: id.to_string(),
-            new: false,
             service_id: stored.service_id.clone(),
             status: stored.status,
             open_alerts: stored.open_alerts,
@@ -590,7 +588,6 @@ impl<I: IdSource> Planner<'_, I> {
         });
         self.incidents.push(IncidentState {
             id: incident_id.clone(),
-            new: true,
             service_id: e.service_id.to_string(),
             status: Status::Triggered,
             open_alerts: 1,
@@ -701,7 +698,7 @@ impl<I: IdSource> Planner<'_, I> {
             {
                 let Some((change, at)) = timer else { continue };
                 // A new incident has no timers to cancel.
-                if inc.new && change == TimerChange::Cancel {
+                if inc.planned.is_some() && change == TimerChange::Cancel {
                     continue;
                 }
                 self.plan.timers.push(Timer { incident_id: inc.id.clone(), kind, change, at });
