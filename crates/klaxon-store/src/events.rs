@@ -147,7 +147,7 @@ impl Store {
     /// whether unprocessed events may remain, for the processor worker.
     pub async fn accept_events(&self, items: &[InboxItem], now_ms: i64) -> Result<bool> {
         let limit = items.len() as i64 + INLINE_PROCESSING_EXTRA;
-        dispatch!(self, p => q::events::accept(p, items, now_ms, true, limit))
+        dispatch!(self, p => q::events::accept(p, items, now_ms, limit))
     }
 
     /// Applies up to `limit` unprocessed inbox rows in one transaction; returns how many it processed.

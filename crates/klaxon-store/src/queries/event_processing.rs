@@ -105,14 +105,36 @@ pub async fn apply(tx: &mut Tx<'_>, pending: &[Pending<'_>], now: i64) -> Result
 
 /// Inserts the rows of new events, stamped, and stamps stored rows.
 fn stamp_inbox(script: &mut Script, pending: &[Pending<'_>], outcomes: &[String], now: i64) {
-    type Stamped<'a, 'b> = Vec<(&'a Pending<'b>, &'a String)>;
+    type Stamped<'a, 'b> = Vec<(&'a Pending<'b>, Option<&'a String>)>;
     let (stored, new): (Stamped<'_, '_>, Stamped<'_, '_>) =
-        pending.iter().zip(outcomes).partition(|(p, _)| p.seq.is_some());
+        pending.iter().zip(outcomes.iter().map(Some)).partition(|(p, _)| p.seq.is_some());
+    insert_inbox(script, &new, now);
+    script.update_rows(
+        "UPDATE events SET processed_at = v.column2, outcome = v.column3",
+        "WHERE events.seq = v.column1",
+        3,
+        &stored,
+        |b, (p, outcome)| {
+            b.push_bind(p.seq.unwrap_or_default()).push_bind(now).push_bind(outcome.cloned());
+        },
+    );
+}
+
+/// Stores events being accepted as unprocessed inbox rows, for the processor worker.
+pub async fn store_unprocessed(tx: &mut Tx<'_>, pending: &[Pending<'_>], now: i64) -> Result<()> {
+    let rows: Vec<(&Pending<'_>, Option<&String>)> = pending.iter().map(|p| (p, None)).collect();
+    let mut script = Script::default();
+    insert_inbox(&mut script, &rows, now);
+    script.run(tx).await
+}
+
+/// Inserts inbox rows for events being accepted; those with an outcome are stamped processed at `now`.
+fn insert_inbox(script: &mut Script, rows: &[(&Pending<'_>, Option<&String>)], now: i64) {
     script.insert_rows(
         "INSERT INTO events (id, kind, received_at, integration_id, service_id, dedup_key, body, processed_at, outcome)",
         "",
-        8,
-        &new,
+        9,
+        rows,
         |b, (p, outcome)| {
             b.push_bind(p.id.to_string())
                 .push_bind(p.kind.to_string())
@@ -121,17 +143,8 @@ fn stamp_inbox(script: &mut Script, pending: &[Pending<'_>], outcomes: &[String]
                 .push_bind(p.service_id.to_string())
                 .push_bind(p.dedup_key.to_string())
                 .push_bind(p.body.to_string())
-                .push_bind(now)
-                .push_bind(outcome.to_string());
-        },
-    );
-    script.update_rows(
-        "UPDATE events SET processed_at = v.column2, outcome = v.column3",
-        "WHERE events.seq = v.column1",
-        3,
-        &stored,
-        |b, (p, outcome)| {
-            b.push_bind(p.seq.unwrap_or_default()).push_bind(now).push_bind(outcome.to_string());
+                .push_bind(outcome.map(|_| now))
+                .push_bind(outcome.cloned());
         },
     );
 }
@@ -163,7 +176,7 @@ impl Script {
 
     /// `INSERT INTO … VALUES (…), (…) <tail>` over `rows`, in as few statements as the parameter limit
     /// allows.
-    fn insert_rows<T>(
+    pub(super) fn insert_rows<T>(
         &mut self,
         head: &str,
         tail: &str,

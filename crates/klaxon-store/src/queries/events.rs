@@ -1,6 +1,6 @@
 //! SQL for the Events API inbox and its processor (see `crate::events` for the rules).
 
-use super::event_processing::Pending;
+use super::event_processing::{Pending, Script};
 use super::{Db, Pools, begin_write, lock_event_processing};
 use crate::events::{AlertRow, EventIncidentRow, InboxItem, InboxRow, IntegrationRoute, outcomes};
 use crate::{Result, ids};
@@ -20,80 +20,31 @@ pub async fn route(p: &Pools, key: &str) -> Result<Option<IntegrationRoute>> {
     .await?)
 }
 
-/// Commits the batch. With `process` (the server's writer always asks for it), the same transaction also
-/// applies the alert events, set-based (see [`super::event_processing`]), and inserts their inbox rows
-/// already stamped: one commit (one fsync) covers accepting and processing, and an event's incident is
-/// readable when its 202 goes out. If applying fails (before the commit), the transaction is rolled back
-/// and the batch is committed again, unprocessed, for the processor worker to retry: a processing failure
-/// never fails the accept. (No savepoint: it would cost two more statements and a sub-journal copy of every
-/// page the batch touches, on every batch, for a path that is almost never taken.) When older rows still wait
-/// (a backlog after a restart or a failure), they go first, in order: the new rows are stored unprocessed and
-/// up to `process_limit` of the oldest rows are applied. Returns whether unprocessed rows may remain.
-pub async fn accept(p: &Pools, items: &[InboxItem], now: i64, process: bool, process_limit: i64) -> Result<bool> {
+/// Commits the batch, and in the same transaction applies the alert events, set-based (see
+/// [`super::event_processing`]), inserting their inbox rows already stamped: one commit (one fsync) covers
+/// accepting and processing, and an event's incident is readable when its 202 goes out. If applying fails
+/// (before the commit), the transaction is rolled back and the batch is committed again, unprocessed, for
+/// the processor worker to retry: a processing failure never fails the accept. (No savepoint: it would cost
+/// two more statements and a sub-journal copy of every page the batch touches, on every batch, for a path
+/// that is almost never taken.) When older rows still wait (a backlog after a restart or a failure), they go
+/// first, in order: the new rows are stored unprocessed and up to `process_limit` of the oldest rows are
+/// applied. Returns whether unprocessed rows may remain.
+pub async fn accept(p: &Pools, items: &[InboxItem], now: i64, process_limit: i64) -> Result<bool> {
     let mut changes = Vec::new();
     let mut alerts = Vec::new();
     for item in items {
         match item {
-            InboxItem::Alert { integration_id, service_id, dedup_key, body, event } => alerts.push((
-                ids::long_id(),
-                integration_id.as_str(),
-                service_id.as_str(),
-                dedup_key.as_str(),
-                body.as_str(),
-                event.as_deref(),
-            )),
+            InboxItem::Alert { integration_id, service_id, dedup_key, body, event } => {
+                alerts.push((ids::long_id(), integration_id, service_id, dedup_key, body, event.as_deref()))
+            }
             InboxItem::Change { integration_id, service_id, event } => {
                 changes.push((integration_id, service_id, event))
             }
         }
     }
-    let mut tx = begin_write(p).await?;
-    if !changes.is_empty() {
-        insert_change_events(&mut tx, &changes, now).await?;
-    }
-    if alerts.is_empty() {
-        tx.commit().await?;
-        return Ok(false);
-    }
-    if process {
-        match store_and_apply(&mut tx, &alerts, now, process_limit).await {
-            Ok(backlog) => {
-                tx.commit().await?;
-                return Ok(backlog);
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "applying accepted events failed; storing them for the processor to retry");
-                tx.rollback().await?;
-                tx = begin_write(p).await?;
-                if !changes.is_empty() {
-                    insert_change_events(&mut tx, &changes, now).await?;
-                }
-            }
-        }
-    }
-    insert_inbox(&mut tx, &alerts, now).await?;
-    tx.commit().await?;
-    Ok(true)
-}
-
-/// Inside the accept transaction: stores the alert events and applies them (or, behind a backlog, the
-/// oldest waiting rows). Returns whether unprocessed rows may remain.
-async fn store_and_apply(tx: &mut Tx<'_>, alerts: &[NewRow<'_>], now: i64, process_limit: i64) -> Result<bool> {
-    lock_event_processing(tx).await?;
-    let waiting: Option<(i64,)> =
-        sqlx::query_as("SELECT seq FROM events WHERE processed_at IS NULL ORDER BY seq LIMIT 1")
-            .persistent(true)
-            .fetch_optional(&mut **tx)
-            .await?;
-    if waiting.is_some() {
-        insert_inbox(tx, alerts, now).await?;
-        let n = process_rows(tx, process_limit, now).await?;
-        return Ok(n as i64 >= process_limit);
-    }
     let pending: Vec<Pending<'_>> = alerts
         .iter()
         .map(|(id, integration_id, service_id, dedup_key, body, event)| Pending {
-            event: *event,
             seq: None,
             id,
             dedup_key,
@@ -102,42 +53,59 @@ async fn store_and_apply(tx: &mut Tx<'_>, alerts: &[NewRow<'_>], now: i64, proce
             received_at: now,
             kind: "alert",
             body,
+            event: *event,
         })
         .collect();
-    super::event_processing::apply(tx, &pending, now).await?;
+    let mut tx = begin_write(p).await?;
+    insert_change_events(&mut tx, &changes, now).await?;
+    if pending.is_empty() {
+        tx.commit().await?;
+        return Ok(false);
+    }
+    match store_and_apply(&mut tx, &pending, now, process_limit).await {
+        Ok(backlog) => {
+            tx.commit().await?;
+            return Ok(backlog);
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "applying accepted events failed; storing them for the processor to retry");
+            tx.rollback().await?;
+        }
+    }
+    let mut tx = begin_write(p).await?;
+    insert_change_events(&mut tx, &changes, now).await?;
+    super::event_processing::store_unprocessed(&mut tx, &pending, now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Inside the accept transaction: stores the alert events and applies them (or, behind a backlog, the
+/// oldest waiting rows). Returns whether unprocessed rows may remain.
+async fn store_and_apply(tx: &mut Tx<'_>, pending: &[Pending<'_>], now: i64, process_limit: i64) -> Result<bool> {
+    lock_event_processing(tx).await?;
+    let waiting: Option<(i64,)> =
+        sqlx::query_as("SELECT seq FROM events WHERE processed_at IS NULL ORDER BY seq LIMIT 1")
+            .persistent(true)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if waiting.is_some() {
+        super::event_processing::store_unprocessed(tx, pending, now).await?;
+        let n = process_rows(tx, process_limit, now).await?;
+        return Ok(n as i64 >= process_limit);
+    }
+    super::event_processing::apply(tx, pending, now).await?;
     Ok(false)
 }
 
-/// An alert event's inbox row: `(id, integration_id, service_id, dedup_key, body, parsed event)`.
-type NewRow<'a> = (String, &'a str, &'a str, &'a str, &'a str, Option<&'a klaxon_core::events::AlertEvent>);
-
-/// Inserts inbox rows, unprocessed, in order.
-async fn insert_inbox(tx: &mut Tx<'_>, rows: &[NewRow<'_>], now: i64) -> Result<()> {
-    for chunk in rows.chunks(30_000 / 7) {
-        let mut qb = sqlx::QueryBuilder::<Db>::new(
-            "INSERT INTO events (id, kind, received_at, integration_id, service_id, dedup_key, body) ",
-        );
-        qb.push_values(chunk, |mut b, (id, integration_id, service_id, key, body, _)| {
-            b.push_bind(id.clone())
-                .push("'alert'")
-                .push_bind(now)
-                .push_bind(integration_id.to_string())
-                .push_bind(service_id.to_string())
-                .push_bind(key.to_string())
-                .push_bind(body.to_string());
-        });
-        qb.build().persistent(false).execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
 async fn insert_change_events(tx: &mut Tx<'_>, changes: &[(&String, &String, &ChangeEvent)], now: i64) -> Result<()> {
-    for chunk in changes.chunks(3_000) {
-        let mut qb = sqlx::QueryBuilder::<Db>::new(
-            "INSERT INTO change_events (id, service_id, integration_id, summary, source, event_timestamp,
-                                        custom_details, links, images, received_at) ",
-        );
-        qb.push_values(chunk, |mut b, (integration_id, service_id, event)| {
+    let mut script = Script::default();
+    script.insert_rows(
+        "INSERT INTO change_events (id, service_id, integration_id, summary, source, event_timestamp,
+                                    custom_details, links, images, received_at)",
+        "",
+        10,
+        changes,
+        |b, (integration_id, service_id, event)| {
             b.push_bind(ids::long_id())
                 .push_bind(service_id.to_string())
                 .push_bind(integration_id.to_string())
@@ -148,10 +116,9 @@ async fn insert_change_events(tx: &mut Tx<'_>, changes: &[(&String, &String, &Ch
                 .push_bind(Value::Array(event.links.clone()).to_string())
                 .push_bind(Value::Array(event.images.clone()).to_string())
                 .push_bind(now);
-        });
-        qb.build().persistent(false).execute(&mut **tx).await?;
-    }
-    Ok(())
+        },
+    );
+    script.run(tx).await
 }
 
 const INBOX_COLUMNS: &str =
@@ -159,14 +126,15 @@ const INBOX_COLUMNS: &str =
 
 pub async fn process_batch(p: &Pools, limit: i64, now: i64) -> Result<usize> {
     let mut tx = begin_write(p).await?;
+    lock_event_processing(&mut tx).await?;
     let n = process_rows(&mut tx, limit, now).await?;
     tx.commit().await?;
     Ok(n)
 }
 
-/// Applies up to `limit` of the oldest unprocessed rows inside `tx`, set-based, and stamps each.
+/// Applies up to `limit` of the oldest unprocessed rows inside `tx` (which holds the processing lock),
+/// set-based, and stamps each.
 async fn process_rows(tx: &mut Tx<'_>, limit: i64, now: i64) -> Result<usize> {
-    lock_event_processing(tx).await?;
     let sql = format!("SELECT {INBOX_COLUMNS} FROM events WHERE processed_at IS NULL ORDER BY seq LIMIT $1");
     let rows = sqlx::query_as::<Db, InboxRow>(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(&mut **tx).await?;
     if rows.is_empty() {
