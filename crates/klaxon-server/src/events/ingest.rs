@@ -6,8 +6,8 @@
 //! then does each handler send its 202. So the promise "202 means committed" holds with SQLite's
 //! `synchronous=FULL`, and throughput comes from sharing each fsync among all the requests that arrived
 //! while the previous commit ran. The same path serves PostgreSQL. The same transaction also applies the
-//! events under a savepoint (one fsync for both; a processing failure never fails the accept), see
-//! `klaxon_store::events`.
+//! events (one fsync for both; a processing failure rolls back and commits the batch again unprocessed, so
+//! it never fails the accept), see `klaxon_store::Store::accept_events`.
 //!
 //! When the queue is full (the write path is saturated) the handler answers 429 with `Retry-After`
 //! (v1: 403) at once instead of letting latency grow without bound; every sender retries those.
