@@ -143,7 +143,8 @@ def main():
     for batch in [int(b) for b in a.batches.split(",")]:
         us, pages = run(a.db, batch, a.events)
         print(f"{batch:>6} {us:>9.1f} {1e6 / us:>9.0f} {pages:>17.1f}")
-    print(f"\nat batch {a.split_batch}, what each kind of row costs (us/event saved when it is left out):")
+    print(f"\nat batch {a.split_batch}, what each kind of row costs (us/event saved when it is left out;")
+    print("on a shared VM, differences of about 10 us either way are noise):")
     full, _ = run(a.db, a.split_batch, a.events)
     print(f"  {'all rows':<36} {full:>6.1f}")
     for label, without in [("inbox row (events)", ("inbox",)), ("2 log entries", ("log_entries",)),
