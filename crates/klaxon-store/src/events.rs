@@ -23,10 +23,10 @@
 //! and a real trigger resolves the suppressed alert it replaces. Resolves also close suppressed alerts.
 //!
 //! Accepting also processes, on both backends: the accept transaction applies its events set-based
-//! (`klaxon_core::alert_batch` plans, `queries/event_processing.rs` writes) under a savepoint before it
-//! commits (see [`Store::accept_events`]), so accepting and processing share one fsync and an event's
-//! incident exists when its 202 goes out. The 202 still depends only on the inbox insert: a processing
-//! failure rolls back to the savepoint, the rows are stored unprocessed and the worker retries. The
+//! (`klaxon_core::alert_batch` plans, `queries/event_processing.rs` writes) before it commits (see
+//! [`Store::accept_events`]), so accepting and processing share one fsync and an event's incident exists
+//! when its 202 goes out. The 202 still depends only on the inbox insert: a processing failure rolls the
+//! transaction back, the batch is committed again as unprocessed rows and the worker retries them. The
 //! processor worker handles whatever remains (a backlog after a restart or a failure); while older rows
 //! wait, a new batch is stored behind them and the oldest are applied first, so one dedup key's events are
 //! always applied in arrival order.

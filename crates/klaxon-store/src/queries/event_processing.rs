@@ -234,8 +234,9 @@ impl Script {
     }
 }
 
-/// `(… , …)` over `values` (which must not be empty), padded to a power of two by repeating the last value,
-/// so a query has a handful of shapes however many values a batch brings, and stays prepared.
+/// `(… , …)` over `values`, padded to a power of two by repeating the last value, so a query has a handful
+/// of shapes however many values a batch brings, and stays prepared. No values give `(NULL)`, which matches
+/// nothing.
 fn push_in_list<'a>(qb: &mut QueryBuilder<Db>, values: impl IntoIterator<Item = &'a str>) {
     let values: Vec<&str> = values.into_iter().collect();
     if values.is_empty() {
