@@ -16,6 +16,9 @@ pub enum StoreError {
     NewerSchema { found: i64, known: i64 },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// SQLite failed on the write connection's own handle (the events write path, see `sqlite_handle.rs`).
+    #[error("database error: {0}")]
+    Sqlite(String),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored JSON is invalid: {0}")]

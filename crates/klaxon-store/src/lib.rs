@@ -19,6 +19,7 @@ pub mod ids;
 mod migrate;
 mod postgres;
 mod sqlite;
+mod sqlite_handle;
 pub mod testing;
 
 pub mod change_events;

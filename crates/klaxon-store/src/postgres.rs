@@ -53,11 +53,27 @@ pub async fn schema_columns(pool: &sqlx::Pool<Db>) -> Result<Vec<(String, String
 pub const FOR_UPDATE_OF_A: &str = " FOR UPDATE OF a";
 /// Whether the events batch also locks the incidents it read (then re-reads them).
 pub const ROW_LOCKS: bool = true;
-/// PostgreSQL's extended protocol prepares one statement at a time: a script runs statement by statement.
-pub const MULTI_STATEMENT_QUERIES: bool = false;
-/// Unnamed statements: scripts vary in shape, and a named statement per shape costs a round trip to
-/// prepare and churns the statement cache.
-pub const PERSISTENT_SCRIPTS: bool = false;
+/// Commits a batch of accepted events (see `queries::events::accept`): on PostgreSQL, through sqlx.
+pub async fn accept_events(
+    p: &Pools,
+    items: &[crate::events::InboxItem],
+    now: i64,
+    process_limit: i64,
+) -> Result<bool> {
+    q::events::accept_in_transaction(p, items, now, process_limit).await
+}
+
+/// Runs a write script as multi-row statements, one round trip each (see `queries/script.rs`). Unnamed
+/// statements: scripts vary in shape, and a named statement per shape would cost a round trip to prepare
+/// and churn the statement cache.
+pub async fn run_script(tx: &mut sqlx::Transaction<'_, Db>, script: q::script::Script) -> Result<()> {
+    for statement in &script.statements {
+        for mut b in statement.multi_row_builders() {
+            b.build().persistent(false).execute(&mut **tx).await?;
+        }
+    }
+    Ok(())
+}
 
 /// Claims up to `limit` due jobs whose lease is free (see `queries::jobs::claim_due`). `FOR UPDATE SKIP
 /// LOCKED` lets several nodes claim at once without waiting on, or double-claiming, each other's rows.

@@ -70,13 +70,21 @@ pub async fn schema_columns(pool: &sqlx::Pool<Db>) -> Result<Vec<(String, String
 /// No row locks: SQLite's one writer already excludes every other writer.
 pub const FOR_UPDATE_OF_A: &str = "";
 pub const ROW_LOCKS: bool = false;
-/// A script of statements runs as one multi-statement query: one hop to the connection's thread (sqlx binds
-/// `?` parameters across the statements in order).
-pub const MULTI_STATEMENT_QUERIES: bool = true;
-/// Keep scripts prepared (sqlx's per-connection cache, 100 statements): a batch of n new events always
-/// makes the same script, so preparing is paid once per shape (measured: +24% events/s; a 512-statement
-/// cache doubled the RSS for 3% more).
-pub const PERSISTENT_SCRIPTS: bool = true;
+/// Runs a write script on the write connection's own handle (see `crate::sqlite_handle`).
+pub async fn run_script(tx: &mut sqlx::Transaction<'_, Db>, script: q::script::Script) -> Result<()> {
+    crate::sqlite_handle::run_script(tx, &script).await
+}
+
+/// Commits a batch of accepted events (see `queries::events::accept`): on SQLite, the whole transaction
+/// on the write connection's own handle (see `crate::sqlite_handle`).
+pub async fn accept_events(
+    p: &Pools,
+    items: &[crate::events::InboxItem],
+    now: i64,
+    process_limit: i64,
+) -> Result<bool> {
+    crate::sqlite_handle::accept_events(p, items, now, process_limit).await
+}
 
 /// Claims up to `limit` due jobs whose lease is free (see `queries::jobs::claim_due`). SQLite has one
 /// writer, so the `BEGIN IMMEDIATE` transaction the caller holds is enough to make the claim exclusive.

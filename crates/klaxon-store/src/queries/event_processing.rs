@@ -1,19 +1,21 @@
 //! Set-based event processing: reads the [`Facts`] a batch of alert events needs, lets the pure planner
-//! (`klaxon_core::alert_batch`) decide, and writes the [`Plan`] with a fixed number of statements per batch
-//! (multi-row inserts, `UPDATE … FROM (VALUES …)`), whatever the batch size. Per-event statements were the
-//! bottleneck of the write path: on SQLite every statement is a hop to the connection's thread, on
-//! PostgreSQL a round trip.
+//! (`klaxon_core::alert_batch`) decide, and writes the [`Plan`] with a fixed number of statements per batch,
+//! whatever the batch size: PostgreSQL runs each as one multi-row statement (one round trip), SQLite
+//! prepares each once and steps it per row on its own handle (no hop per row). Per-event round trips were
+//! the bottleneck of the write path.
 //!
-//! Round trips: a batch reads its facts in three queries, then runs all its writes as one [`Script`]: on
-//! SQLite a single multi-statement query (one hop to the connection's thread instead of one per
-//! statement: under load each hop costs more than the rows it writes), on PostgreSQL statement by
-//! statement (its extended protocol prepares one statement at a time).
+//! Execution: a batch reads its facts in three queries ([`fact_queries`]), and its writes are one [`Script`]
+//! (see `script.rs`). The steps in between are plain functions ([`parse`], [`facts_from`], [`plan_writes`]),
+//! so that both executions share them: [`apply`] runs the batch through sqlx (PostgreSQL; SQLite's rare
+//! backlog path), and on SQLite the accept path runs the same steps on the write connection's own handle
+//! (`crate::sqlite_handle`), without a hop to sqlx's connection thread per query.
 //!
 //! Row locks: on PostgreSQL the open alerts and their incidents are read `FOR UPDATE`, so a REST change
 //! to the same incident waits for the batch instead of being overwritten by it. SQLite's one writer
 //! already excludes that.
 
-use super::{Db, FOR_UPDATE_OF_A, MULTI_STATEMENT_QUERIES, PERSISTENT_SCRIPTS, ROW_LOCKS};
+use super::script::{RowBuilder, Script, Statement};
+use super::{Db, FOR_UPDATE_OF_A, ROW_LOCKS};
 use crate::Result;
 use crate::jobs::kinds;
 use klaxon_core::alert_batch::{
@@ -27,9 +29,6 @@ use sqlx::QueryBuilder;
 use std::collections::{BTreeSet, HashMap};
 
 pub type Tx<'a> = sqlx::Transaction<'a, Db>;
-
-/// Most bind parameters in one statement (SQLite allows 32,766, PostgreSQL 65,535).
-const MAX_PARAMS: usize = 30_000;
 
 /// One event to process: an inbox row, or an event being accepted in this transaction.
 pub struct Pending<'a> {
@@ -60,47 +59,77 @@ impl IdSource for RandomIds {
 /// events being accepted). An event whose body cannot be read is stamped `failed: …` without failing the
 /// others.
 pub async fn apply(tx: &mut Tx<'_>, pending: &[Pending<'_>], now: i64) -> Result<()> {
+    let parsed = parse(pending);
+    let events = batch_events(pending, &parsed);
+    let facts = load_facts(tx, &events).await?;
+    plan_writes(pending, &parsed, &events, &facts, now).run(tx).await
+}
+
+/// The pending events read: what is decided already (dropped, unreadable) and the alert events to plan.
+pub struct Parsed<'a> {
+    outcomes: Vec<Option<String>>,
+    events: Vec<(usize, std::borrow::Cow<'a, AlertEvent>)>,
+}
+
+/// Reads the pending events (an event whose body cannot be read gets its `failed: …` outcome here).
+pub fn parse<'a>(pending: &[Pending<'a>]) -> Parsed<'a> {
     use klaxon_core::alert_batch::outcomes;
-    let mut outcomes_by_index: Vec<Option<String>> = vec![None; pending.len()];
-    let mut parsed: Vec<(usize, std::borrow::Cow<'_, AlertEvent>)> = Vec::with_capacity(pending.len());
+    let mut parsed = Parsed { outcomes: vec![None; pending.len()], events: Vec::with_capacity(pending.len()) };
     for (i, p) in pending.iter().enumerate() {
         if p.kind != "alert" {
-            outcomes_by_index[i] = Some(outcomes::DROPPED.into());
+            parsed.outcomes[i] = Some(outcomes::DROPPED.into());
             continue;
         }
         if let Some(event) = p.event {
-            parsed.push((i, std::borrow::Cow::Borrowed(event)));
+            parsed.events.push((i, std::borrow::Cow::Borrowed(event)));
             continue;
         }
         match serde_json::from_str::<AlertEvent>(p.body) {
-            Ok(event) => parsed.push((i, std::borrow::Cow::Owned(event))),
+            Ok(event) => parsed.events.push((i, std::borrow::Cow::Owned(event))),
             Err(e) => {
                 let reason: String = format!("{}: unreadable event: {e}", outcomes::FAILED).chars().take(500).collect();
-                outcomes_by_index[i] = Some(reason);
+                parsed.outcomes[i] = Some(reason);
             }
         }
     }
+    parsed
+}
+
+/// The readable alert events, as the planner takes them.
+pub fn batch_events<'a>(pending: &[Pending<'a>], parsed: &'a Parsed<'_>) -> Vec<BatchEvent<'a>> {
+    parsed
+        .events
+        .iter()
+        .map(|(i, event)| BatchEvent {
+            integration_id: pending[*i].integration_id,
+            service_id: pending[*i].service_id,
+            received_at: pending[*i].received_at,
+            event,
+        })
+        .collect()
+}
+
+/// Plans the batch against its facts and answers every write: the plan's, and the inbox rows stamped with
+/// each event's outcome.
+pub fn plan_writes(
+    pending: &[Pending<'_>],
+    parsed: &Parsed<'_>,
+    events: &[BatchEvent<'_>],
+    facts: &Facts,
+    now: i64,
+) -> Script {
+    let mut outcomes_by_index = parsed.outcomes.clone();
     let mut script = Script::default();
-    if !parsed.is_empty() {
-        let events: Vec<BatchEvent<'_>> = parsed
-            .iter()
-            .map(|(i, event)| BatchEvent {
-                integration_id: pending[*i].integration_id,
-                service_id: pending[*i].service_id,
-                received_at: pending[*i].received_at,
-                event,
-            })
-            .collect();
-        let facts = load_facts(tx, &events).await?;
-        let plan = klaxon_core::alert_batch::plan(&events, &facts, RandomIds);
-        write_plan(&mut script, &events, &plan);
-        for ((i, _), outcome) in parsed.iter().zip(plan.outcomes) {
+    if !events.is_empty() {
+        let plan = klaxon_core::alert_batch::plan(events, facts, RandomIds);
+        write_plan(&mut script, events, &plan);
+        for ((i, _), outcome) in parsed.events.iter().zip(plan.outcomes) {
             outcomes_by_index[*i] = Some(outcome);
         }
     }
     let outcomes: Vec<String> = outcomes_by_index.into_iter().map(Option::unwrap_or_default).collect();
     stamp_inbox(&mut script, pending, &outcomes, now);
-    script.run(tx).await
+    script
 }
 
 /// Inserts the rows of new events, stamped, and stamps stored rows.
@@ -112,7 +141,6 @@ fn stamp_inbox(script: &mut Script, pending: &[Pending<'_>], outcomes: &[String]
     script.update_rows(
         "UPDATE events SET processed_at = v.column2, outcome = v.column3",
         "WHERE events.seq = v.column1",
-        3,
         &stored,
         |b, (p, outcome)| {
             b.push_bind(p.seq.unwrap_or_default()).push_bind(now).push_bind(outcome.cloned());
@@ -122,10 +150,15 @@ fn stamp_inbox(script: &mut Script, pending: &[Pending<'_>], outcomes: &[String]
 
 /// Stores events being accepted as unprocessed inbox rows, for the processor worker.
 pub async fn store_unprocessed(tx: &mut Tx<'_>, pending: &[Pending<'_>], now: i64) -> Result<()> {
+    unprocessed_script(pending, now).run(tx).await
+}
+
+/// The inbox rows of events being accepted, unprocessed.
+pub fn unprocessed_script(pending: &[Pending<'_>], now: i64) -> Script {
     let rows: Vec<(&Pending<'_>, Option<&String>)> = pending.iter().map(|p| (p, None)).collect();
     let mut script = Script::default();
     insert_inbox(&mut script, &rows, now);
-    script.run(tx).await
+    script
 }
 
 /// Inserts inbox rows for events being accepted; those with an outcome are stamped processed at `now`.
@@ -133,7 +166,6 @@ fn insert_inbox(script: &mut Script, rows: &[(&Pending<'_>, Option<&String>)], n
     script.insert_rows(
         "INSERT INTO events (id, kind, received_at, integration_id, service_id, dedup_key, body, processed_at, outcome)",
         "",
-        9,
         rows,
         |b, (p, outcome)| {
             b.push_bind(p.id.to_string())
@@ -149,126 +181,65 @@ fn insert_inbox(script: &mut Script, rows: &[(&Pending<'_>, Option<&String>)], n
     );
 }
 
-/// One row of a `VALUES` list being bound.
-type Row<'a> = sqlx::query_builder::Separated<'a, Db, &'static str>;
-
-/// Statements to run together (see the module documentation): on SQLite one multi-statement query, on
-/// PostgreSQL one statement at a time. Values are bound, never spliced.
-#[derive(Default)]
-pub struct Script {
-    builders: Vec<QueryBuilder<Db>>,
-}
-
-impl Script {
-    /// Starts a statement with `sql`, and answers the builder to complete it.
-    fn statement(&mut self, sql: &str) -> &mut QueryBuilder<Db> {
-        match self.builders.last_mut() {
-            Some(_) if MULTI_STATEMENT_QUERIES => {}
-            _ => self.builders.push(QueryBuilder::new("")),
-        }
-        let b = self.builders.last_mut().expect("a builder was just ensured");
-        if !b.sql().as_str().is_empty() {
-            b.push(";\n");
-        }
-        b.push(sql);
-        b
-    }
-
-    /// `INSERT INTO … VALUES (…), (…) <tail>` over `rows`, in as few statements as the parameter limit
-    /// allows.
-    pub(super) fn insert_rows<T>(
-        &mut self,
-        head: &str,
-        tail: &str,
-        columns: usize,
-        rows: &[T],
-        bind: impl FnMut(&mut Row<'_>, &T),
-    ) {
-        self.values_statements(head, " ", tail, columns, rows, bind);
-    }
-
-    /// `UPDATE … FROM (VALUES (…), (…)) AS v <tail>` over `rows` (columns `v.column1`, `v.column2`, …).
-    fn update_rows<T>(
-        &mut self,
-        head: &str,
-        tail: &str,
-        columns: usize,
-        rows: &[T],
-        bind: impl FnMut(&mut Row<'_>, &T),
-    ) {
-        self.values_statements(head, " FROM (", &format!(") AS v {tail}"), columns, rows, bind);
-    }
-
-    /// `<head><before>VALUES (…), (…)<after>` per chunk of `rows` that fits the parameter limit.
-    fn values_statements<T>(
-        &mut self,
-        head: &str,
-        before: &str,
-        after: &str,
-        columns: usize,
-        rows: &[T],
-        mut bind: impl FnMut(&mut Row<'_>, &T),
-    ) {
-        for chunk in rows.chunks((MAX_PARAMS / columns).max(1)) {
-            let qb = self.statement(head);
-            qb.push(before);
-            qb.push_values(chunk, |mut b, row| bind(&mut b, row));
-            qb.push(after);
-        }
-    }
-
-    /// `<head> IN (…)` over `values`.
-    fn delete_in(&mut self, head: &str, values: &[&str]) {
-        // Chunks of at most 2^14, so the padded list stays under the parameter limit.
-        for chunk in values.chunks(1 << 14) {
-            let qb = self.statement(head);
-            push_in_list(qb, chunk.iter().copied());
-        }
-    }
-
-    pub async fn run(self, tx: &mut Tx<'_>) -> Result<()> {
-        for mut b in self.builders {
-            b.build().persistent(PERSISTENT_SCRIPTS).execute(&mut **tx).await?;
-        }
-        Ok(())
-    }
-}
-
 /// `(… , …)` over `values`, padded to a power of two by repeating the last value, so a query has a handful
 /// of shapes however many values a batch brings, and stays prepared. No values give `(NULL)`, which matches
 /// nothing.
-fn push_in_list<'a>(qb: &mut QueryBuilder<Db>, values: impl IntoIterator<Item = &'a str>) {
+fn push_in_list<'a>(b: &mut RowBuilder<'_>, values: impl IntoIterator<Item = &'a str>) {
     let values: Vec<&str> = values.into_iter().collect();
     if values.is_empty() {
-        qb.push("(NULL)");
+        b.push("(NULL)");
         return;
     }
-    let padded = values.len().next_power_of_two();
-    qb.push("(");
-    let mut list = qb.separated(", ");
-    for i in 0..padded {
-        list.push_bind(values[i.min(values.len() - 1)].to_string());
+    b.push("(");
+    for i in 0..values.len().next_power_of_two() {
+        if i > 0 {
+            b.push(", ");
+        }
+        b.push_bind(values[i.min(values.len() - 1)]);
     }
-    list.push_unseparated(")");
+    b.push(")");
 }
 
+/// A live service with one user target of its policy's first rule (or none).
 #[derive(sqlx::FromRow)]
-struct ServiceRow {
-    id: String,
-    status: String,
-    incident_urgency_rule: String,
-    escalation_policy_id: String,
-    acknowledgement_timeout: Option<i64>,
-    auto_resolve_timeout: Option<i64>,
-    target_id: Option<String>,
+pub struct ServiceRow {
+    pub id: String,
+    pub status: String,
+    pub incident_urgency_rule: String,
+    pub escalation_policy_id: String,
+    pub acknowledgement_timeout: Option<i64>,
+    pub auto_resolve_timeout: Option<i64>,
+    pub target_id: Option<String>,
 }
 
-async fn load_facts(tx: &mut Tx<'_>, events: &[BatchEvent<'_>]) -> Result<Facts> {
-    let mut facts = Facts::default();
+/// An open alert of one of the batch's keys, with its incident's status and open-alert count.
+#[derive(sqlx::FromRow)]
+pub struct OpenRow {
+    pub id: String,
+    pub integration_id: Option<String>,
+    pub alert_key: String,
+    pub incident_id: Option<String>,
+    pub suppressed: bool,
+    pub status: Option<String>,
+    pub service_id: Option<String>,
+    pub acknowledgement_timeout: Option<i64>,
+    pub auto_resolve_timeout: Option<i64>,
+    pub open_alerts: i64,
+}
+
+/// The queries that read a batch's [`Facts`]: its services (with their first responders), their
+/// maintenance windows, and the open alerts of its keys. (An empty service list means no facts at all.)
+pub struct FactQueries {
+    pub services: Statement,
+    pub windows: Statement,
+    pub open: Statement,
+}
+
+pub fn fact_queries(events: &[BatchEvent<'_>]) -> FactQueries {
     let service_ids: BTreeSet<&str> = events.iter().map(|e| e.service_id).collect();
     // Each live service with the user targets of its policy's first rule (one row per target, or one row
     // with no target); schedule targets come with schedules.
-    let mut qb = QueryBuilder::<Db>::new(
+    let services = Script::single(
         "SELECT s.id, s.status, s.incident_urgency_rule, s.escalation_policy_id, s.acknowledgement_timeout,
                 s.auto_resolve_timeout, u.id AS target_id
          FROM services s
@@ -278,24 +249,92 @@ async fn load_facts(tx: &mut Tx<'_>, events: &[BatchEvent<'_>]) -> Result<Facts>
          LEFT JOIN escalation_targets t ON t.escalation_rule_id = r.id AND t.target_type = 'user'
          LEFT JOIN users u ON u.id = t.target_id AND u.deleted_at IS NULL
          WHERE s.deleted_at IS NULL AND s.id IN ",
+        |b| {
+            push_in_list(b, service_ids.iter().copied());
+            b.push(" ORDER BY s.id, t.position");
+        },
     );
-    push_in_list(&mut qb, service_ids.iter().copied());
-    qb.push(" ORDER BY s.id, t.position");
-    let services: Vec<ServiceRow> = qb.build_query_as().persistent(true).fetch_all(&mut **tx).await?;
-    if services.is_empty() {
-        return Ok(facts);
-    }
-
     let (first, last) =
         events.iter().fold((i64::MAX, i64::MIN), |(a, b), e| (a.min(e.received_at), b.max(e.received_at)));
-    let mut qb = QueryBuilder::<Db>::new(
+    let windows = Script::single(
         "SELECT mws.service_id, mw.start_time, mw.end_time FROM maintenance_window_services mws
          JOIN maintenance_windows mw ON mw.id = mws.maintenance_window_id WHERE mw.start_time <= ",
+        |b| {
+            b.push_bind(last).push(" AND mw.end_time > ").push_bind(first).push(" AND mws.service_id IN ");
+            push_in_list(b, service_ids.iter().copied());
+        },
     );
-    qb.push_bind(last).push(" AND mw.end_time > ").push_bind(first).push(" AND mws.service_id IN ");
-    push_in_list(&mut qb, service_ids.iter().copied());
-    let windows: Vec<(String, i64, i64)> = qb.build_query_as().persistent(true).fetch_all(&mut **tx).await?;
+    // The count sums over the incident's alerts (index `alerts_incident`) rather than filtering on status,
+    // which let PostgreSQL's planner intersect with the whole open-alert index on every row.
+    let integrations: BTreeSet<&str> = events.iter().map(|e| e.integration_id).collect();
+    let keys: BTreeSet<&str> = events.iter().map(|e| e.event.dedup_key.as_str()).collect();
+    let open = Script::single(
+        "SELECT a.id, a.integration_id, a.alert_key, a.incident_id, a.suppressed, i.status, i.service_id,
+                s.acknowledgement_timeout, s.auto_resolve_timeout,
+                (SELECT COALESCE(SUM(CASE WHEN x.status = 'triggered' THEN 1 ELSE 0 END), 0) FROM alerts x
+                 WHERE x.incident_id = a.incident_id) AS open_alerts
+         FROM alerts a LEFT JOIN incidents i ON i.id = a.incident_id LEFT JOIN services s ON s.id = i.service_id
+         WHERE a.status = 'triggered' AND a.integration_id IN ",
+        |b| {
+            push_in_list(b, integrations.iter().copied());
+            b.push(" AND a.alert_key IN ");
+            push_in_list(b, keys.iter().copied());
+            b.push(FOR_UPDATE_OF_A);
+        },
+    );
+    FactQueries { services, windows, open }
+}
 
+async fn load_facts(tx: &mut Tx<'_>, events: &[BatchEvent<'_>]) -> Result<Facts> {
+    if events.is_empty() {
+        return Ok(Facts::default());
+    }
+    let queries = fact_queries(events);
+    let services: Vec<ServiceRow> = fetch_all(tx, &queries.services).await?;
+    if services.is_empty() {
+        return Ok(Facts::default());
+    }
+    let windows: Vec<(String, i64, i64)> = fetch_all(tx, &queries.windows).await?;
+    let open: Vec<OpenRow> = fetch_all(tx, &queries.open).await?;
+    let mut facts = facts_from(services, windows, open);
+    if ROW_LOCKS && !facts.incidents.is_empty() {
+        // PostgreSQL: lock the incidents too, then re-read what a concurrent change may have moved.
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT i.id, i.status, (SELECT COALESCE(SUM(CASE WHEN x.status = 'triggered' THEN 1 ELSE 0 END), 0)
+                                    FROM alerts x WHERE x.incident_id = i.id) AS open_alerts
+             FROM incidents i WHERE i.id IN ",
+        );
+        let ids: Vec<&str> = facts.incidents.keys().map(String::as_str).collect();
+        qb.push("(");
+        let mut list = qb.separated(", ");
+        for id in ids {
+            list.push_bind(id.to_string());
+        }
+        list.push_unseparated(")");
+        qb.push(" FOR UPDATE");
+        let fresh: Vec<(String, String, i64)> = qb.build_query_as().persistent(true).fetch_all(&mut **tx).await?;
+        for (id, status, open_alerts) in fresh {
+            if let (Some(facts_of), Ok(status)) = (facts.incidents.get_mut(&id), status.parse::<Status>()) {
+                facts_of.status = status;
+                facts_of.open_alerts = open_alerts;
+            }
+        }
+    }
+    Ok(facts)
+}
+
+/// Runs a one-row [`Statement`] through sqlx, kept prepared (its IN lists are padded to a few shapes).
+async fn fetch_all<T>(tx: &mut Tx<'_>, statement: &Statement) -> Result<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
+{
+    let mut qb = statement.multi_row_builders().pop().expect("a one-row statement builds one query");
+    Ok(qb.build_query_as::<T>().persistent(true).fetch_all(&mut **tx).await?)
+}
+
+/// Assembles the [`Facts`] from what the fact queries read.
+pub fn facts_from(services: Vec<ServiceRow>, windows: Vec<(String, i64, i64)>, open: Vec<OpenRow>) -> Facts {
+    let mut facts = Facts::default();
     for row in &services {
         let facts_of = facts.services.entry(row.id.clone()).or_insert_with(|| ServiceFacts {
             disabled: row.status == "disabled",
@@ -314,25 +353,6 @@ async fn load_facts(tx: &mut Tx<'_>, events: &[BatchEvent<'_>]) -> Result<Facts>
             facts_of.first_responders.push(user.clone());
         }
     }
-
-    // The open alerts of the batch's keys, with their incidents' status and open-alert count. The count sums
-    // over the incident's alerts (index `alerts_incident`) rather than filtering on status, which let
-    // PostgreSQL's planner intersect with the whole open-alert index on every row.
-    let integrations: BTreeSet<&str> = events.iter().map(|e| e.integration_id).collect();
-    let keys: BTreeSet<&str> = events.iter().map(|e| e.event.dedup_key.as_str()).collect();
-    let mut qb = QueryBuilder::<Db>::new(
-        "SELECT a.id, a.integration_id, a.alert_key, a.incident_id, a.suppressed, i.status, i.service_id,
-                s.acknowledgement_timeout, s.auto_resolve_timeout,
-                (SELECT COALESCE(SUM(CASE WHEN x.status = 'triggered' THEN 1 ELSE 0 END), 0) FROM alerts x
-                 WHERE x.incident_id = a.incident_id) AS open_alerts
-         FROM alerts a LEFT JOIN incidents i ON i.id = a.incident_id LEFT JOIN services s ON s.id = i.service_id
-         WHERE a.status = 'triggered' AND a.integration_id IN ",
-    );
-    push_in_list(&mut qb, integrations.iter().copied());
-    qb.push(" AND a.alert_key IN ");
-    push_in_list(&mut qb, keys.iter().copied());
-    qb.push(FOR_UPDATE_OF_A);
-    let open: Vec<OpenRow> = qb.build_query_as().persistent(true).fetch_all(&mut **tx).await?;
     for row in open {
         let Some(integration_id) = row.integration_id else { continue };
         if row.suppressed {
@@ -357,39 +377,7 @@ async fn load_facts(tx: &mut Tx<'_>, events: &[BatchEvent<'_>]) -> Result<Facts>
         }
         facts.open.insert((integration_id, row.alert_key), OpenAlert { id: row.id, incident_id: row.incident_id });
     }
-
-    if ROW_LOCKS && !facts.incidents.is_empty() {
-        // PostgreSQL: lock the incidents too, then re-read what a concurrent change may have moved.
-        let mut qb = QueryBuilder::<Db>::new(
-            "SELECT i.id, i.status, (SELECT COALESCE(SUM(CASE WHEN x.status = 'triggered' THEN 1 ELSE 0 END), 0)
-                                    FROM alerts x WHERE x.incident_id = i.id) AS open_alerts
-             FROM incidents i WHERE i.id IN ",
-        );
-        push_in_list(&mut qb, facts.incidents.keys().map(String::as_str));
-        qb.push(" FOR UPDATE");
-        let fresh: Vec<(String, String, i64)> = qb.build_query_as().persistent(true).fetch_all(&mut **tx).await?;
-        for (id, status, open_alerts) in fresh {
-            if let (Some(facts_of), Ok(status)) = (facts.incidents.get_mut(&id), status.parse::<Status>()) {
-                facts_of.status = status;
-                facts_of.open_alerts = open_alerts;
-            }
-        }
-    }
-    Ok(facts)
-}
-
-#[derive(sqlx::FromRow)]
-struct OpenRow {
-    id: String,
-    integration_id: Option<String>,
-    alert_key: String,
-    incident_id: Option<String>,
-    suppressed: bool,
-    status: Option<String>,
-    service_id: Option<String>,
-    acknowledgement_timeout: Option<i64>,
-    auto_resolve_timeout: Option<i64>,
-    open_alerts: i64,
+    facts
 }
 
 /// The log entry channel of an API event.
@@ -422,7 +410,6 @@ fn write_plan(script: &mut Script, events: &[BatchEvent<'_>], plan: &Plan) {
              status = CASE WHEN v.column4 IS NULL THEN alerts.status ELSE 'resolved' END,
              resolved_at = COALESCE(v.column4, alerts.resolved_at), updated_at = v.column5",
         "WHERE alerts.id = v.column1",
-        5,
         &plan.alert_changes,
         |b, c| {
             b.push_bind(c.id.clone())
@@ -437,7 +424,6 @@ fn write_plan(script: &mut Script, events: &[BatchEvent<'_>], plan: &Plan) {
              last_status_change_by_type = 'integration_reference', last_status_change_by_id = v.column4,
              updated_at = v.column3, resolved_at = COALESCE(v.column5, incidents.resolved_at)",
         "WHERE incidents.id = v.column1",
-        5,
         &plan.incident_changes,
         |b, c| {
             b.push_bind(c.id.clone())
@@ -456,10 +442,9 @@ fn write_plan(script: &mut Script, events: &[BatchEvent<'_>], plan: &Plan) {
     if !plan.new_incidents.is_empty() {
         // Gapless numbers in opening order, computed in SQL so the writes stay one script.
         let count = plan.new_incidents.len() as i64;
-        script
-            .statement("UPDATE counters SET value = value + ")
-            .push_bind(count)
-            .push(" WHERE name = 'incident_number'");
+        script.statement("UPDATE counters SET value = value + ", |b| {
+            b.push_bind(count).push(" WHERE name = 'incident_number'");
+        });
         let numbered: Vec<(i64, &klaxon_core::alert_batch::NewIncident)> =
             plan.new_incidents.iter().enumerate().map(|(n, inc)| (count - 1 - n as i64, inc)).collect();
         script.insert_rows(
@@ -468,7 +453,6 @@ fn write_plan(script: &mut Script, events: &[BatchEvent<'_>], plan: &Plan) {
                  first_trigger_log_entry_id, last_status_change_at, last_status_change_by_type,
                  last_status_change_by_id, created_at, updated_at, resolved_at)",
             "",
-            18,
             &numbered,
             |b, (back, inc)| {
                 let e = &events[inc.event];
@@ -508,7 +492,6 @@ fn write_plan(script: &mut Script, events: &[BatchEvent<'_>], plan: &Plan) {
              event_timestamp, trigger_count, first_trigger_log_entry_id, created_at, updated_at, last_occurred_at,
              resolved_at)",
         "",
-        24,
         &plan.new_alerts,
         |b, a| {
             let e = &events[a.event];
@@ -551,7 +534,6 @@ fn write_plan(script: &mut Script, events: &[BatchEvent<'_>], plan: &Plan) {
         "INSERT INTO log_entries (id, type, incident_id, alert_id, service_id, agent_type, agent_id, channel, note,
              summary, user_id, details, created_at)",
         "",
-        11,
         &plan.log_entries,
         |b, l| {
             let e = &events[l.event];
@@ -584,7 +566,6 @@ fn write_plan(script: &mut Script, events: &[BatchEvent<'_>], plan: &Plan) {
     script.insert_rows(
         "INSERT INTO incident_assignments (incident_id, user_id, at)",
         " ON CONFLICT DO NOTHING",
-        3,
         &plan.assignments,
         |b, a| {
             b.push_bind(a.incident_id.clone()).push_bind(a.user_id.clone()).push_bind(a.at);
@@ -593,7 +574,6 @@ fn write_plan(script: &mut Script, events: &[BatchEvent<'_>], plan: &Plan) {
     script.insert_rows(
         "INSERT INTO incident_acknowledgements (incident_id, acknowledger_type, acknowledger_id, at)",
         " ON CONFLICT DO NOTHING",
-        3,
         &plan.acknowledgements,
         |b, a| {
             b.push_bind(a.incident_id.clone())
@@ -603,11 +583,9 @@ fn write_plan(script: &mut Script, events: &[BatchEvent<'_>], plan: &Plan) {
         },
     );
     for (service_id, at) in &plan.last_incident_at {
-        script
-            .statement("UPDATE services SET last_incident_timestamp = ")
-            .push_bind(*at)
-            .push(" WHERE id = ")
-            .push_bind(service_id.clone());
+        script.statement("UPDATE services SET last_incident_timestamp = ", |b| {
+            b.push_bind(*at).push(" WHERE id = ").push_bind(service_id.clone());
+        });
     }
 
     let cancelled: Vec<String> = plan
@@ -640,7 +618,6 @@ fn write_plan(script: &mut Script, events: &[BatchEvent<'_>], plan: &Plan) {
              created_at)",
         " ON CONFLICT (unique_key) DO UPDATE SET kind = excluded.kind, payload = excluded.payload,
              due_at = excluded.due_at, lease_owner = NULL, lease_until = NULL, attempts = 0, last_error = NULL",
-        6,
         &scheduled,
         |b, (key, kind, payload, due_at, at)| {
             b.push_bind(crate::ids::long_id())

@@ -1,6 +1,7 @@
 //! SQL for the Events API inbox and its processor (see `crate::events` for the rules).
 
-use super::event_processing::{Pending, Script};
+use super::event_processing::Pending;
+use super::script::Script;
 use super::{Db, Pools, begin_write, lock_event_processing};
 use crate::events::{AlertRow, EventIncidentRow, InboxItem, InboxRow, IntegrationRoute, outcomes};
 use crate::{Result, ids};
@@ -30,34 +31,60 @@ pub async fn route(p: &Pools, key: &str) -> Result<Option<IntegrationRoute>> {
 /// first, in order: the new rows are stored unprocessed and up to `process_limit` of the oldest rows are
 /// applied. Returns whether unprocessed rows may remain.
 pub async fn accept(p: &Pools, items: &[InboxItem], now: i64, process_limit: i64) -> Result<bool> {
-    let mut changes = Vec::new();
-    let mut alerts = Vec::new();
+    super::accept_events(p, items, now, process_limit).await
+}
+
+/// The oldest unprocessed inbox row, if any: accepted events that still wait to be applied.
+pub const FIRST_WAITING: &str = "SELECT seq FROM events WHERE processed_at IS NULL ORDER BY seq LIMIT 1";
+
+/// A batch's alert events (with the inbox ids they get) and change events.
+pub struct Split<'a> {
+    pub alerts: Vec<(String, &'a InboxItem)>,
+    pub changes: Vec<(&'a String, &'a String, &'a ChangeEvent)>,
+}
+
+pub fn split(items: &[InboxItem]) -> Split<'_> {
+    let mut split = Split { alerts: Vec::new(), changes: Vec::new() };
     for item in items {
         match item {
-            InboxItem::Alert { integration_id, service_id, dedup_key, body, event } => {
-                alerts.push((ids::long_id(), integration_id, service_id, dedup_key, body, event.as_deref()))
-            }
+            InboxItem::Alert { .. } => split.alerts.push((ids::long_id(), item)),
             InboxItem::Change { integration_id, service_id, event } => {
-                changes.push((integration_id, service_id, event))
+                split.changes.push((integration_id, service_id, event))
             }
         }
     }
-    let pending: Vec<Pending<'_>> = alerts
+    split
+}
+
+/// The alert events of a batch being accepted, as pending events received `now`.
+pub fn pending<'a>(split: &'a Split<'_>, now: i64) -> Vec<Pending<'a>> {
+    split
+        .alerts
         .iter()
-        .map(|(id, integration_id, service_id, dedup_key, body, event)| Pending {
-            seq: None,
-            id,
-            dedup_key,
-            integration_id,
-            service_id,
-            received_at: now,
-            kind: "alert",
-            body,
-            event: *event,
+        .filter_map(|(id, item)| match item {
+            InboxItem::Alert { integration_id, service_id, dedup_key, body, event } => Some(Pending {
+                seq: None,
+                id,
+                dedup_key,
+                integration_id,
+                service_id,
+                received_at: now,
+                kind: "alert",
+                body,
+                event: event.as_deref(),
+            }),
+            InboxItem::Change { .. } => None,
         })
-        .collect();
+        .collect()
+}
+
+/// [`accept`] through sqlx, statement by statement in one transaction.
+pub async fn accept_in_transaction(p: &Pools, items: &[InboxItem], now: i64, process_limit: i64) -> Result<bool> {
+    let split = split(items);
+    let changes = &split.changes;
+    let pending = pending(&split, now);
     let mut tx = begin_write(p).await?;
-    insert_change_events(&mut tx, &changes, now).await?;
+    insert_change_events(&mut tx, changes, now).await?;
     if pending.is_empty() {
         tx.commit().await?;
         return Ok(false);
@@ -73,7 +100,7 @@ pub async fn accept(p: &Pools, items: &[InboxItem], now: i64, process_limit: i64
         }
     }
     let mut tx = begin_write(p).await?;
-    insert_change_events(&mut tx, &changes, now).await?;
+    insert_change_events(&mut tx, changes, now).await?;
     super::event_processing::store_unprocessed(&mut tx, &pending, now).await?;
     tx.commit().await?;
     Ok(true)
@@ -83,11 +110,7 @@ pub async fn accept(p: &Pools, items: &[InboxItem], now: i64, process_limit: i64
 /// oldest waiting rows). Returns whether unprocessed rows may remain.
 async fn store_and_apply(tx: &mut Tx<'_>, pending: &[Pending<'_>], now: i64, process_limit: i64) -> Result<bool> {
     lock_event_processing(tx).await?;
-    let waiting: Option<(i64,)> =
-        sqlx::query_as("SELECT seq FROM events WHERE processed_at IS NULL ORDER BY seq LIMIT 1")
-            .persistent(true)
-            .fetch_optional(&mut **tx)
-            .await?;
+    let waiting: Option<(i64,)> = sqlx::query_as(FIRST_WAITING).persistent(true).fetch_optional(&mut **tx).await?;
     if waiting.is_some() {
         super::event_processing::store_unprocessed(tx, pending, now).await?;
         let n = process_rows(tx, process_limit, now).await?;
@@ -98,12 +121,16 @@ async fn store_and_apply(tx: &mut Tx<'_>, pending: &[Pending<'_>], now: i64, pro
 }
 
 async fn insert_change_events(tx: &mut Tx<'_>, changes: &[(&String, &String, &ChangeEvent)], now: i64) -> Result<()> {
+    change_events_script(changes, now).run(tx).await
+}
+
+/// Change events go straight to `change_events` (they never page).
+pub fn change_events_script(changes: &[(&String, &String, &ChangeEvent)], now: i64) -> Script {
     let mut script = Script::default();
     script.insert_rows(
         "INSERT INTO change_events (id, service_id, integration_id, summary, source, event_timestamp,
                                     custom_details, links, images, received_at)",
         "",
-        10,
         changes,
         |b, (integration_id, service_id, event)| {
             b.push_bind(ids::long_id())
@@ -118,7 +145,7 @@ async fn insert_change_events(tx: &mut Tx<'_>, changes: &[(&String, &String, &Ch
                 .push_bind(now);
         },
     );
-    script.run(tx).await
+    script
 }
 
 const INBOX_COLUMNS: &str =

@@ -6,8 +6,7 @@
 pub(crate) use super::claim_due_jobs;
 #[allow(unused_imports)]
 pub(crate) use super::{
-    Db, FOR_UPDATE_OF_A, MULTI_STATEMENT_QUERIES, PERSISTENT_SCRIPTS, Pools, ROW_LOCKS, begin_write,
-    lock_event_processing,
+    Db, FOR_UPDATE_OF_A, Pools, ROW_LOCKS, accept_events, begin_write, lock_event_processing, run_script,
 };
 
 pub mod change_events;
@@ -23,6 +22,7 @@ pub mod maintenance_windows;
 pub mod meta;
 pub mod notification_rules;
 pub mod priorities;
+pub mod script;
 pub mod seed;
 pub mod services;
 pub mod teams;
