@@ -5,7 +5,9 @@
 //! backlog check, three fact queries, the writes, commit), and the hops, not SQLite, were most of each
 //! commit's time. Here the writer locks the handle away from that thread once per batch
 //! (`lock_handle`) and runs the whole transaction itself, synchronously, through `rusqlite`: each
-//! statement is prepared once and stepped once per row.
+//! statement is prepared once and stepped once per row. That work (a few milliseconds per batch, the
+//! database's own time, which sqlx's thread used to spend) runs on the calling task's thread: the one
+//! events writer task, and the rare callers of `run_script`.
 //!
 //! Only the execution differs from PostgreSQL's path. The SQL, the planning and the writes come from the
 //! shared `queries` code: `queries::events` (items, pending events, change events), and
