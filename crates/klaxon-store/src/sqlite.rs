@@ -76,15 +76,8 @@ pub async fn run_script(tx: &mut sqlx::Transaction<'_, Db>, script: q::script::S
 }
 
 /// Commits a batch of accepted events (see `queries::events::accept`): on SQLite, the whole transaction
-/// on the write connection's own handle (see `crate::sqlite_handle`).
-pub async fn accept_events(
-    p: &Pools,
-    items: &[crate::events::InboxItem],
-    now: i64,
-    process_limit: i64,
-) -> Result<bool> {
-    crate::sqlite_handle::accept_events(p, items, now, process_limit).await
-}
+/// on the write connection's own handle.
+pub use crate::sqlite_handle::accept_events;
 
 /// Claims up to `limit` due jobs whose lease is free (see `queries::jobs::claim_due`). SQLite has one
 /// writer, so the `BEGIN IMMEDIATE` transaction the caller holds is enough to make the claim exclusive.

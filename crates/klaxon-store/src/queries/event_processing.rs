@@ -25,7 +25,6 @@ use klaxon_core::alert_batch::{
 use klaxon_core::events::AlertEvent;
 use klaxon_core::incident::Status;
 use serde_json::{Value, json};
-use sqlx::QueryBuilder;
 use std::collections::{BTreeSet, HashMap};
 
 pub type Tx<'a> = sqlx::Transaction<'a, Db>;
@@ -299,20 +298,16 @@ async fn load_facts(tx: &mut Tx<'_>, events: &[BatchEvent<'_>]) -> Result<Facts>
     let mut facts = facts_from(services, windows, open);
     if ROW_LOCKS && !facts.incidents.is_empty() {
         // PostgreSQL: lock the incidents too, then re-read what a concurrent change may have moved.
-        let mut qb = QueryBuilder::<Db>::new(
+        let locked = Script::single(
             "SELECT i.id, i.status, (SELECT COALESCE(SUM(CASE WHEN x.status = 'triggered' THEN 1 ELSE 0 END), 0)
                                     FROM alerts x WHERE x.incident_id = i.id) AS open_alerts
              FROM incidents i WHERE i.id IN ",
+            |b| {
+                push_in_list(b, facts.incidents.keys().map(String::as_str));
+                b.push(" FOR UPDATE");
+            },
         );
-        let ids: Vec<&str> = facts.incidents.keys().map(String::as_str).collect();
-        qb.push("(");
-        let mut list = qb.separated(", ");
-        for id in ids {
-            list.push_bind(id.to_string());
-        }
-        list.push_unseparated(")");
-        qb.push(" FOR UPDATE");
-        let fresh: Vec<(String, String, i64)> = qb.build_query_as().persistent(true).fetch_all(&mut **tx).await?;
+        let fresh: Vec<(String, String, i64)> = fetch_all(tx, &locked).await?;
         for (id, status, open_alerts) in fresh {
             if let (Some(facts_of), Ok(status)) = (facts.incidents.get_mut(&id), status.parse::<Status>()) {
                 facts_of.status = status;
