@@ -21,11 +21,20 @@
 //!   alerts is open;
 //! - acknowledge or resolve of a key with no open alert: dropped, as on PagerDuty.
 //!
-//! Each incident status change also sets the incident's timers ([`Timer`]): triggered arms the
-//! auto-resolve timeout, acknowledged the acknowledgement timeout, resolved cancels both.
+//! Every change of an incident is decided by the command layer ([`crate::command::decide`] and
+//! [`crate::command::open`]), exactly as for a REST request: the planner only turns events into commands
+//! (by the integration, through the `api` channel) and folds their effects into set-based rows. So the
+//! log entries, the assignments and the timers ([`Timer`]: triggered arms the auto-resolve timeout,
+//! acknowledged the acknowledgement timeout, resolved cancels both) follow the same rules on both paths.
+//! The one difference is stored, not decided: an Events API acknowledgement is recorded as the
+//! service's, as on PagerDuty.
 
+use crate::actor::Actor;
+use crate::command::{self, AckChange, Command, Effects, IncidentState, Opening};
+pub use crate::command::{Timeouts, TimerChange, TimerKind};
 use crate::events::{AlertEvent, Decision, EventAction, IncidentChoice, choose_incident, decide, urgency_for};
-use crate::incident::Status;
+use crate::incident::{AssignedVia, Status, Urgency};
+pub use crate::log_entry::LogKind;
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -50,13 +59,6 @@ pub struct BatchEvent<'a> {
     /// When it was accepted: the instant of everything it causes.
     pub received_at: i64,
     pub event: &'a AlertEvent,
-}
-
-/// A service's timers, in seconds (`None` or 0: off).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Timeouts {
-    pub acknowledgement_secs: Option<i64>,
-    pub auto_resolve_secs: Option<i64>,
 }
 
 /// What processing needs to know of a live service.
@@ -120,26 +122,8 @@ pub struct PlannedLogEntry {
     pub event: usize,
     /// The user acted upon (assignments).
     pub user_id: Option<String>,
+    pub summary: String,
     pub at: i64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogKind {
-    Trigger,
-    Acknowledge,
-    Resolve,
-    Assign,
-}
-
-impl LogKind {
-    pub fn type_name(self) -> &'static str {
-        match self {
-            LogKind::Trigger => "trigger_log_entry",
-            LogKind::Acknowledge => "acknowledge_log_entry",
-            LogKind::Resolve => "resolve_log_entry",
-            LogKind::Assign => "assign_log_entry",
-        }
-    }
 }
 
 /// A new incident, in its state at the end of the batch.
@@ -212,18 +196,6 @@ pub struct Assignment {
     pub at: i64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TimerKind {
-    AcknowledgementTimeout,
-    AutoResolve,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TimerChange {
-    Cancel,
-    Schedule { due_at: i64 },
-}
-
 /// An incident timer to set or cancel (the last change per incident and kind).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Timer {
@@ -276,46 +248,18 @@ struct AlertState {
     updated_at: i64,
 }
 
-struct IncidentState {
-    id: String,
-    service_id: String,
-    status: Status,
-    open_alerts: i64,
-    timeouts: Timeouts,
+/// An incident the batch touches: its state as the rules see it, and what the batch did to it.
+struct IncidentSlot {
+    state: IncidentState,
+    /// When, and by which integration, its status last changed in this batch.
     changed: Option<(i64, String)>,
     resolved_at: Option<i64>,
-    acknowledged_by_service: Option<i64>,
-    ack_timer: Option<(TimerChange, i64)>,
-    resolve_timer: Option<(TimerChange, i64)>,
+    acknowledged_at: Option<i64>,
+    /// The last change of each timer, with when it was decided.
+    timers: Vec<(TimerKind, TimerChange, i64)>,
     /// For incidents the batch opens: where the `NewIncident` lives in the plan (`None`: a stored one).
     planned: Option<usize>,
-    assignees: Vec<String>,
     assigned_at: i64,
-}
-
-impl IncidentState {
-    fn set_status(&mut self, status: Status, at: i64, by_integration: &str) {
-        self.status = status;
-        self.changed = Some((at, by_integration.to_string()));
-        match status {
-            Status::Triggered => {}
-            Status::Acknowledged => {
-                self.ack_timer = Some((schedule(self.timeouts.acknowledgement_secs, at), at));
-            }
-            Status::Resolved => {
-                self.resolved_at = Some(at);
-                self.ack_timer = Some((TimerChange::Cancel, at));
-                self.resolve_timer = Some((TimerChange::Cancel, at));
-            }
-        }
-    }
-}
-
-fn schedule(secs: Option<i64>, at: i64) -> TimerChange {
-    match secs.filter(|s| *s > 0) {
-        Some(s) => TimerChange::Schedule { due_at: at.saturating_add(s.saturating_mul(1000)) },
-        None => TimerChange::Cancel,
-    }
 }
 
 /// Working state of [`plan`].
@@ -327,7 +271,7 @@ struct Planner<'f, I: IdSource> {
     open: HashMap<(String, String, bool), usize>,
     /// Keys whose loaded open alerts were already pulled into `open`.
     loaded: std::collections::HashSet<(String, String)>,
-    incidents: Vec<IncidentState>,
+    incidents: Vec<IncidentSlot>,
     incident_index: HashMap<String, usize>,
     plan: Plan,
 }
@@ -375,9 +319,16 @@ impl<I: IdSource> Planner<'_, I> {
             Decision::Deduplicate => {
                 let a = open.unwrap_or_default();
                 self.count_trigger(a, at);
-                let log = self.ids.next_id();
                 let (alert_id, incident_id) = (self.alerts[a].id.clone(), self.alerts[a].incident_id.clone());
-                self.log(log, LogKind::Trigger, incident_id, Some(alert_id), index, None, at);
+                let slot = incident_id.as_deref().and_then(|i| self.incident_slot(i));
+                match slot {
+                    Some(i) => self.command(i, Command::DedupTrigger { alert_id }, index, e),
+                    None => {
+                        let log = self.ids.next_id();
+                        let summary = "Triggered through the API".to_string();
+                        self.log(log, LogKind::Trigger, incident_id, Some(alert_id), index, None, summary, at);
+                    }
+                }
                 outcomes::DEDUPLICATED.into()
             }
             Decision::CreateAlert if service.suppresses_at(at) => {
@@ -404,13 +355,10 @@ impl<I: IdSource> Planner<'_, I> {
                 let Some(i) = self.incident_slot(&incident_id) else {
                     return outcomes::DROPPED.into();
                 };
-                if self.incidents[i].status != Status::Triggered {
+                if self.incidents[i].state.status != Status::Triggered {
                     return outcomes::DROPPED_NOT_TRIGGERED.into();
                 }
-                self.incidents[i].set_status(Status::Acknowledged, at, e.integration_id);
-                self.incidents[i].acknowledged_by_service = Some(at);
-                let log = self.ids.next_id();
-                self.log(log, LogKind::Acknowledge, Some(incident_id), None, index, None, at);
+                self.command(i, Command::Acknowledge, index, e);
                 outcomes::ACKNOWLEDGED.into()
             }
             Decision::Resolve => {
@@ -421,12 +369,10 @@ impl<I: IdSource> Planner<'_, I> {
                 if let Some(incident_id) = self.alerts[a].incident_id.clone()
                     && let Some(i) = self.incident_slot(&incident_id)
                 {
-                    let inc = &mut self.incidents[i];
+                    let inc = &mut self.incidents[i].state;
                     inc.open_alerts -= 1;
                     if inc.open_alerts <= 0 && inc.status != Status::Resolved {
-                        inc.set_status(Status::Resolved, at, e.integration_id);
-                        let log = self.ids.next_id();
-                        self.log(log, LogKind::Resolve, Some(incident_id), None, index, None, at);
+                        self.command(i, Command::ResolveByLastAlert, index, e);
                     }
                 }
                 outcomes::RESOLVED.into()
@@ -507,7 +453,7 @@ impl<I: IdSource> Planner<'_, I> {
     /// An incident's status as the batch has left it so far.
     fn incident_status(&self, id: &str) -> Option<Status> {
         match self.incident_index.get(id) {
-            Some(i) => Some(self.incidents[*i].status),
+            Some(i) => Some(self.incidents[*i].state.status),
             None => self.facts.incidents.get(id).map(|f| f.status),
         }
     }
@@ -518,19 +464,34 @@ impl<I: IdSource> Planner<'_, I> {
             return Some(*i);
         }
         let stored = self.facts.incidents.get(id)?;
-        self.incidents.push(IncidentState {
+        // What the events' commands (dedup, acknowledge, resolve by the last alert) read of a stored
+        // incident; the fields they never read keep neutral values.
+        let state = IncidentState {
             id: id.to_string(),
+            number: 0,
             service_id: stored.service_id.clone(),
             status: stored.status,
+            urgency: Urgency::High,
+            priority_id: None,
+            title: String::new(),
+            escalation_policy_id: None,
+            escalation_level: 1,
+            assigned_via: AssignedVia::EscalationPolicy,
+            assignees: Vec::new(),
+            acknowledgers: Vec::new(),
             open_alerts: stored.open_alerts,
+            alerts: stored.open_alerts,
+            notes: 0,
             timeouts: stored.timeouts,
+            levels: Vec::new(),
+        };
+        self.incidents.push(IncidentSlot {
+            state,
             changed: None,
             resolved_at: None,
-            acknowledged_by_service: None,
-            ack_timer: None,
-            resolve_timer: None,
+            acknowledged_at: None,
+            timers: Vec::new(),
             planned: None,
-            assignees: Vec::new(),
             assigned_at: 0,
         });
         let i = self.incidents.len() - 1;
@@ -569,48 +530,119 @@ impl<I: IdSource> Planner<'_, I> {
     fn open_incident(&mut self, index: usize, e: &BatchEvent<'_>, service: &ServiceFacts) {
         let at = e.received_at;
         let incident_id = self.ids.next_id();
-        let log_id = self.ids.next_id();
-        let urgency = urgency_for(&service.urgency_rule, e.event.severity.as_deref());
-        let a = self.new_alert(e, index, Some(incident_id.clone()), false, Some(log_id.clone()));
+        let urgency = match urgency_for(&service.urgency_rule, e.event.severity.as_deref()) {
+            "low" => Urgency::Low,
+            _ => Urgency::High,
+        };
+        let a = self.new_alert(e, index, Some(incident_id.clone()), false, None);
         let alert_id = self.alerts[a].id.clone();
+        let opening = Opening {
+            id: incident_id.clone(),
+            number: 0,
+            service_id: e.service_id.to_string(),
+            title: e.event.summary.clone().unwrap_or_default(),
+            urgency,
+            priority_id: None,
+            escalation_policy_id: Some(service.escalation_policy_id.clone()),
+            levels: vec![service.first_responders.clone()],
+            assignees: None,
+            acknowledged: false,
+            timeouts: service.timeouts,
+            alert_id: Some(alert_id),
+        };
+        let (state, effects) = command::open(&opening, &Actor::integration(e.integration_id), at);
         self.plan.new_incidents.push(NewIncident {
             id: incident_id.clone(),
             event: index,
             service_id: e.service_id.to_string(),
             escalation_policy_id: service.escalation_policy_id.clone(),
-            urgency,
-            first_trigger_log_entry_id: log_id.clone(),
+            urgency: urgency.as_str(),
+            first_trigger_log_entry_id: String::new(),
             created_at: at,
             status: Status::Triggered,
             last_status_change_at: at,
             last_status_change_by_integration: None,
             resolved_at: None,
         });
-        self.incidents.push(IncidentState {
-            id: incident_id.clone(),
-            service_id: e.service_id.to_string(),
-            status: Status::Triggered,
-            open_alerts: 1,
-            timeouts: service.timeouts,
+        self.incidents.push(IncidentSlot {
+            state,
             changed: None,
             resolved_at: None,
-            acknowledged_by_service: None,
-            ack_timer: None,
-            resolve_timer: Some((schedule(service.timeouts.auto_resolve_secs, at), at)),
+            acknowledged_at: None,
+            timers: Vec::new(),
             planned: Some(self.plan.new_incidents.len() - 1),
-            assignees: service.first_responders.clone(),
             assigned_at: at,
         });
-        self.incident_index.insert(incident_id.clone(), self.incidents.len() - 1);
-        self.log(log_id, LogKind::Trigger, Some(incident_id.clone()), Some(alert_id), index, None, at);
-        for user in &service.first_responders {
-            let log = self.ids.next_id();
-            self.log(log, LogKind::Assign, Some(incident_id.clone()), None, index, Some(user.clone()), at);
+        let slot = self.incidents.len() - 1;
+        self.incident_index.insert(incident_id.clone(), slot);
+        let first_log = self.fold(slot, effects, index, e);
+        if let Some(first) = first_log {
+            self.alerts[a].first_log = Some(first.clone());
+            if let Some(planned) = self.plan.new_incidents.last_mut() {
+                planned.first_trigger_log_entry_id = first;
+            }
         }
         match self.plan.last_incident_at.iter_mut().find(|(s, _)| s == e.service_id) {
             Some((_, last)) => *last = (*last).max(at),
             None => self.plan.last_incident_at.push((e.service_id.to_string(), at)),
         }
+    }
+
+    /// Decides a command on an incident the batch knows, by the event's integration, and folds its effects
+    /// in. The events only send commands whose rules hold (the planner checked the status), so a broken
+    /// rule means nothing to do.
+    fn command(&mut self, slot: usize, command: Command, index: usize, e: &BatchEvent<'_>) {
+        let actor = Actor::integration(e.integration_id);
+        if let Ok(effects) = command::decide(&self.incidents[slot].state, &command, &actor, e.received_at) {
+            self.fold(slot, effects, index, e);
+        }
+    }
+
+    /// Applies decided effects to the incident's working state and the plan; answers the id of the first
+    /// log entry written.
+    fn fold(&mut self, slot: usize, effects: Effects, index: usize, e: &BatchEvent<'_>) -> Option<String> {
+        let at = e.received_at;
+        let inc = &mut self.incidents[slot];
+        let before = inc.state.status;
+        inc.state.apply(&effects);
+        let new = inc.planned.is_some();
+        if effects.status.is_some_and(|s| s != before)
+            || (new && effects.status.is_some_and(|s| s != Status::Triggered))
+        {
+            inc.changed = Some((at, e.integration_id.to_string()));
+            if inc.state.status == Status::Resolved {
+                inc.resolved_at = Some(at);
+            }
+        }
+        if effects.acknowledgements.iter().any(|c| matches!(c, AckChange::Add(_))) {
+            inc.acknowledged_at = Some(at);
+        }
+        if effects.acknowledgements.contains(&AckChange::ClearAll) {
+            inc.acknowledged_at = None;
+        }
+        for (kind, change) in &effects.timers {
+            inc.timers.retain(|(k, _, _)| k != kind);
+            inc.timers.push((*kind, *change, at));
+        }
+        let incident_id = inc.state.id.clone();
+        let mut first = None;
+        for entry in effects.log_entries {
+            let id = self.ids.next_id();
+            if first.is_none() {
+                first = Some(id.clone());
+            }
+            self.log(
+                id,
+                entry.kind,
+                Some(incident_id.clone()),
+                entry.alert_id,
+                index,
+                entry.user_id,
+                entry.summary,
+                at,
+            );
+        }
+        first
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -622,9 +654,10 @@ impl<I: IdSource> Planner<'_, I> {
         alert_id: Option<String>,
         event: usize,
         user_id: Option<String>,
+        summary: String,
         at: i64,
     ) {
-        self.plan.log_entries.push(PlannedLogEntry { id, kind, incident_id, alert_id, event, user_id, at });
+        self.plan.log_entries.push(PlannedLogEntry { id, kind, incident_id, alert_id, event, user_id, summary, at });
     }
 
     fn finish(mut self) -> Plan {
@@ -651,34 +684,33 @@ impl<I: IdSource> Planner<'_, I> {
                 });
             }
         }
-        for inc in &self.incidents {
-            match inc.planned {
+        for slot in &self.incidents {
+            let inc = &slot.state;
+            match slot.planned {
                 Some(p) => {
                     let planned = &mut self.plan.new_incidents[p];
                     planned.status = inc.status;
-                    planned.resolved_at = inc.resolved_at;
-                    if let Some((at, by)) = &inc.changed {
+                    planned.resolved_at = slot.resolved_at;
+                    if let Some((at, by)) = &slot.changed {
                         planned.last_status_change_at = *at;
                         planned.last_status_change_by_integration = Some(by.clone());
                     }
-                    if inc.status != Status::Resolved {
-                        for user in &inc.assignees {
-                            self.plan.assignments.push(Assignment {
-                                incident_id: inc.id.clone(),
-                                user_id: user.clone(),
-                                at: inc.assigned_at,
-                            });
-                        }
+                    for user in &inc.assignees {
+                        self.plan.assignments.push(Assignment {
+                            incident_id: inc.id.clone(),
+                            user_id: user.clone(),
+                            at: slot.assigned_at,
+                        });
                     }
                 }
                 None => {
-                    if let Some((at, by)) = &inc.changed {
+                    if let Some((at, by)) = &slot.changed {
                         self.plan.incident_changes.push(IncidentChange {
                             id: inc.id.clone(),
                             status: inc.status,
                             changed_at: *at,
                             by_integration_id: by.clone(),
-                            resolved_at: inc.resolved_at,
+                            resolved_at: slot.resolved_at,
                         });
                         if inc.status == Status::Resolved {
                             self.plan.cleared_incidents.push(inc.id.clone());
@@ -686,22 +718,19 @@ impl<I: IdSource> Planner<'_, I> {
                     }
                 }
             }
-            if let (Status::Acknowledged, Some(at)) = (inc.status, inc.acknowledged_by_service) {
+            if let (Status::Acknowledged, Some(at)) = (inc.status, slot.acknowledged_at) {
                 self.plan.acknowledgements.push(Acknowledgement {
                     incident_id: inc.id.clone(),
                     service_id: inc.service_id.clone(),
                     at,
                 });
             }
-            for (kind, timer) in
-                [(TimerKind::AcknowledgementTimeout, inc.ack_timer), (TimerKind::AutoResolve, inc.resolve_timer)]
-            {
-                let Some((change, at)) = timer else { continue };
+            for (kind, change, at) in &slot.timers {
                 // A new incident has no timers to cancel.
-                if inc.planned.is_some() && change == TimerChange::Cancel {
+                if slot.planned.is_some() && *change == TimerChange::Cancel {
                     continue;
                 }
-                self.plan.timers.push(Timer { incident_id: inc.id.clone(), kind, change, at });
+                self.plan.timers.push(Timer { incident_id: inc.id.clone(), kind: *kind, change: *change, at: *at });
             }
         }
         self.plan

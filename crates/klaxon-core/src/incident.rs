@@ -1,4 +1,6 @@
-//! The incident state machine: which status changes a request may make, and PagerDuty's error for the rest.
+//! The incident state machine's vocabulary: statuses, urgencies, how an incident is assigned, alert
+//! statuses, which status changes a request may make, and PagerDuty's error (with its code) for each broken
+//! rule. The rules themselves, command by command, are in [`crate::command`].
 //!
 //! Statuses are `triggered`, `acknowledged` and `resolved`. An open incident may be acknowledged (again:
 //! another responder joins the acknowledgers) or resolved; a resolved incident may be reopened as triggered
@@ -25,6 +27,127 @@ impl Status {
 
     pub fn is_open(self) -> bool {
         self != Status::Resolved
+    }
+}
+
+impl TryFrom<String> for Status {
+    type Error = IncidentError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+/// An incident's urgency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Urgency {
+    High,
+    Low,
+}
+
+impl Urgency {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Urgency::High => "high",
+            Urgency::Low => "low",
+        }
+    }
+}
+
+impl fmt::Display for Urgency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A string that names no urgency.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("urgency must be high or low, not {0:?}")]
+pub struct InvalidUrgency(pub String);
+
+impl FromStr for Urgency {
+    type Err = InvalidUrgency;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "high" => Ok(Urgency::High),
+            "low" => Ok(Urgency::Low),
+            _ => Err(InvalidUrgency(s.to_string())),
+        }
+    }
+}
+
+impl TryFrom<String> for Urgency {
+    type Error = InvalidUrgency;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+/// How an incident got its assignees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AssignedVia {
+    EscalationPolicy,
+    DirectAssignment,
+}
+
+impl AssignedVia {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssignedVia::EscalationPolicy => "escalation_policy",
+            AssignedVia::DirectAssignment => "direct_assignment",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("assigned_via must be escalation_policy or direct_assignment, not {0:?}")]
+pub struct InvalidAssignedVia(pub String);
+
+impl TryFrom<String> for AssignedVia {
+    type Error = InvalidAssignedVia;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        match s.as_str() {
+            "escalation_policy" => Ok(AssignedVia::EscalationPolicy),
+            "direct_assignment" => Ok(AssignedVia::DirectAssignment),
+            _ => Err(InvalidAssignedVia(s)),
+        }
+    }
+}
+
+/// An alert's status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AlertStatus {
+    Triggered,
+    Resolved,
+}
+
+impl AlertStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Triggered => "triggered",
+            AlertStatus::Resolved => "resolved",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("alert status must be triggered or resolved, not {0:?}")]
+pub struct InvalidAlertStatus(pub String);
+
+impl FromStr for AlertStatus {
+    type Err = InvalidAlertStatus;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "triggered" => Ok(AlertStatus::Triggered),
+            "resolved" => Ok(AlertStatus::Resolved),
+            _ => Err(InvalidAlertStatus(s.to_string())),
+        }
+    }
+}
+
+impl TryFrom<String> for AlertStatus {
+    type Error = InvalidAlertStatus;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
     }
 }
 
@@ -76,6 +199,18 @@ pub enum IncidentError {
     MergeClosed,
     #[error("Too many incidents in one request: at most 250")]
     TooMany,
+    #[error("Cannot Escalate: the incident has no escalation policy")]
+    NoEscalationPolicy,
+    #[error("Cannot Escalate: the incident's escalation policy has no such level")]
+    NoSuchLevel,
+    #[error("Incident Already Merged: an incident cannot be merged into itself")]
+    MergeIntoItself,
+    #[error("Too many notes: an incident holds at most 2000 notes")]
+    TooManyNotes,
+    #[error("Alert Already Resolved: a resolved alert cannot trigger again")]
+    AlertResolved,
+    #[error("Open Incident Exists: an open incident with this incident_key exists on this service")]
+    DuplicateIncidentKey,
 }
 
 impl IncidentError {
@@ -87,6 +222,9 @@ impl IncidentError {
             IncidentError::SnoozeDuration => 1013,
             IncidentError::MergeClosed => 1019,
             IncidentError::TooMany => 2001,
+            IncidentError::NoEscalationPolicy | IncidentError::NoSuchLevel => 1006,
+            IncidentError::MergeIntoItself => 1019,
+            IncidentError::TooManyNotes | IncidentError::AlertResolved | IncidentError::DuplicateIncidentKey => 2001,
         }
     }
 }

@@ -4,10 +4,13 @@
 //! instant is a parameter, so hours of on-call time can be tested in microseconds. A test in
 //! `tests/purity.rs` fails if this crate gains a dependency on tokio, sqlx, axum or reqwest.
 
+pub mod actor;
 pub mod alert_batch;
 pub mod clock;
+pub mod command;
 pub mod events;
 pub mod incident;
+pub mod log_entry;
 pub mod page;
 pub mod role;
 pub mod time;

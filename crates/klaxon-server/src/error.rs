@@ -81,6 +81,17 @@ impl From<FieldError> for ApiError {
     }
 }
 
+/// PagerDuty's error body for a broken incident rule, naming `field` when the request had several parts.
+pub fn incident_error(e: klaxon_core::incident::IncidentError, field: Option<&str>) -> ApiError {
+    use klaxon_core::incident::IncidentError;
+    let status = if e == IncidentError::TooMany { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
+    let detail = match field {
+        Some(field) => format!("{field}: {e}"),
+        None => e.to_string(),
+    };
+    ApiError::new(status, e.code(), e.to_string(), vec![detail])
+}
+
 impl From<StoreError> for ApiError {
     #[track_caller]
     fn from(e: StoreError) -> Self {
@@ -88,6 +99,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => ApiError::not_found(&capitalize(what)),
             StoreError::Conflict { field } => ApiError::field(field, "has already been taken"),
             StoreError::Rejected(message) => ApiError::invalid(vec![message]),
+            StoreError::Incident { error, .. } => incident_error(error, None),
             other => ApiError::internal(other),
         }
     }

@@ -10,6 +10,10 @@ pub enum StoreError {
     /// A rule the store enforces, with a message for the caller (e.g. deleting a policy still in use).
     #[error("{0}")]
     Rejected(String),
+    /// A command broke an incident rule (decided by `klaxon_core::command`); `index` is the position of
+    /// the incident in the request (0 for a single incident), so the caller can name the field.
+    #[error("{error}")]
+    Incident { index: usize, error: klaxon_core::incident::IncidentError },
     #[error(
         "this database was migrated by a newer Klaxon (schema version {found}; this build knows up to {known}); refusing to start"
     )]
@@ -28,6 +32,16 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A deadlock or serialization failure (PostgreSQL): the transaction can simply be run again.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                matches!(db.code().as_deref(), Some("40P01") | Some("40001"))
+            }
+            _ => false,
+        }
+    }
+
     /// Maps a unique-constraint violation to `Conflict { field }`, leaving other errors as they are.
     pub fn unique_as(self, field: &'static str) -> StoreError {
         match &self {

@@ -1,7 +1,7 @@
-//! Incidents as the REST API sees them: reading (with filters and everything an incident renders), manual
-//! creation, status changes and the other PUT fields (one incident or a bulk of them in one transaction),
-//! merge, snooze, notes, log entries and alerts. The Events API writes the same tables (see `events.rs`).
-//! Every status change keeps the incident's durable timers in step (`queries/jobs.rs`) in the same transaction.
+//! Incidents as the REST API reads them: lists with filters, everything an incident renders, notes, log
+//! entries and alerts; and the edits of notes, which are no change of the incident. Every change of an
+//! incident goes through the command layer (`commands.rs`); the Events API's batch writes the same tables
+//! through the same rules (`events.rs`).
 
 use crate::{Result, Store, dispatch};
 
@@ -60,53 +60,6 @@ pub struct IncidentDetails {
     pub alerts_resolved: i64,
     /// (job kind, due at) of the incident's pending timers.
     pub pending: Vec<(String, i64)>,
-}
-
-/// A manual incident (`POST /incidents`).
-#[derive(Clone, Debug)]
-pub struct NewIncident {
-    pub title: String,
-    pub service_id: String,
-    pub escalation_policy_id: Option<String>,
-    pub urgency: String,
-    pub priority_id: Option<String>,
-    pub incident_key: Option<String>,
-    pub body_details: Option<String>,
-    pub assignees: Vec<String>,
-    pub assigned_via: &'static str,
-    pub conference_number: Option<String>,
-    pub conference_url: Option<String>,
-    /// Created acknowledged by the requester (they assigned it only to themselves).
-    pub acknowledged: bool,
-    pub requester_id: String,
-    /// Log entry channel type: `web_trigger` for people, `api` for keys.
-    pub channel: &'static str,
-}
-
-/// One incident's changes in a `PUT`. Absent fields are left alone.
-#[derive(Clone, Debug, Default)]
-pub struct IncidentUpdate {
-    pub id: String,
-    /// The status change the core allowed (acknowledge, resolve, reopen, ...), as the target status.
-    pub status: Option<String>,
-    pub resolution: Option<String>,
-    pub title: Option<String>,
-    pub priority_id: Option<Option<String>>,
-    pub urgency: Option<String>,
-    /// Escalate to this level: assignees are that level's user targets.
-    pub escalate_to: Option<(i32, Vec<String>)>,
-    /// Reassign directly to these users.
-    pub assignees: Option<Vec<String>>,
-    /// Delegate to this policy (with its first level's users).
-    pub delegate_to: Option<(String, Vec<String>)>,
-    pub conference: Option<(Option<String>, Option<String>)>,
-}
-
-/// Who acts, for log entries and `last_status_change_by`.
-#[derive(Clone, Debug)]
-pub struct Actor {
-    pub user_id: String,
-    pub channel: &'static str,
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -197,41 +150,8 @@ impl Store {
         dispatch!(self, p => q::incidents::details(p, ids))
     }
 
-    /// The user targets of a policy's rule at `level` (1-based), or `None` past the last rule.
-    pub async fn policy_level_users(&self, policy_id: &str, level: i32) -> Result<Option<Vec<String>>> {
-        dispatch!(self, p => q::incidents::level_users(p, policy_id, level))
-    }
-
-    /// How many rules a policy has.
-    pub async fn policy_levels(&self, policy_id: &str) -> Result<i64> {
-        dispatch!(self, p => q::incidents::level_count(p, policy_id))
-    }
-
-    pub async fn create_incident(&self, incident: &NewIncident, now_ms: i64) -> Result<IncidentRow> {
-        dispatch!(self, p => q::incidents::create(p, incident, now_ms))
-    }
-
-    /// Applies every update in one transaction: all of them or none.
-    pub async fn update_incidents(&self, updates: &[IncidentUpdate], actor: &Actor, now_ms: i64) -> Result<()> {
-        dispatch!(self, p => q::incidents::update(p, updates, actor, now_ms))
-    }
-
-    /// Moves the sources' alerts to the target and resolves the sources as merged.
-    pub async fn merge_incidents(&self, target: &str, sources: &[String], actor: &Actor, now_ms: i64) -> Result<()> {
-        dispatch!(self, p => q::incidents::merge(p, target, sources, actor, now_ms))
-    }
-
-    /// Keeps an acknowledged incident quiet for `seconds`, then it triggers again (the ack-timeout job).
-    pub async fn snooze_incident(&self, id: &str, seconds: i64, actor: &Actor, now_ms: i64) -> Result<()> {
-        dispatch!(self, p => q::incidents::snooze(p, id, seconds, actor, now_ms))
-    }
-
     pub async fn notes(&self, incident_id: &str) -> Result<Vec<NoteRow>> {
         dispatch!(self, p => q::incidents::notes(p, incident_id))
-    }
-
-    pub async fn add_note(&self, incident_id: &str, content: &str, actor: &Actor, now_ms: i64) -> Result<NoteRow> {
-        dispatch!(self, p => q::incidents::add_note(p, incident_id, content, actor, now_ms))
     }
 
     pub async fn update_note(&self, incident_id: &str, note_id: &str, content: &str, now_ms: i64) -> Result<NoteRow> {
@@ -269,16 +189,5 @@ impl Store {
 
     pub async fn alert(&self, incident_id: &str, alert_id: &str) -> Result<Option<AlertRow>> {
         dispatch!(self, p => q::incidents::alert(p, incident_id, alert_id))
-    }
-
-    /// Resolves alerts (and their incident once none is open) and/or moves them to another open incident.
-    pub async fn update_alerts(
-        &self,
-        incident_id: &str,
-        changes: &[(String, Option<String>, Option<String>)],
-        actor: &Actor,
-        now_ms: i64,
-    ) -> Result<()> {
-        dispatch!(self, p => q::incidents::update_alerts(p, incident_id, changes, actor, now_ms))
     }
 }

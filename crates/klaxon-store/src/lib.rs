@@ -23,6 +23,7 @@ mod sqlite_handle;
 pub mod testing;
 
 pub mod change_events;
+pub mod commands;
 pub mod contact_methods;
 pub mod escalation_policies;
 pub mod events;

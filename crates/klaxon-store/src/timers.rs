@@ -1,13 +1,16 @@
 //! The incident state changes that the service timers perform when their jobs come due:
 //! the acknowledgement timeout (an acknowledged incident returns to triggered) and auto-resolve.
 //!
-//! Each runs in one write transaction that first takes the job's lease off the table
+//! Each is a command of the command layer (`Unacknowledge` and `Resolve`, by the service through the
+//! `timeout` channel), run in one write transaction that first takes the job's lease off the table
 //! (`queries::jobs::take_lease`): if the worker no longer holds it (the job was rescheduled by a re-ack or
-//! a snooze, or another worker claimed it after the lease expired) nothing happens. Then the incident's
-//! state is re-checked by a conditional update, so firing twice, or firing on an incident that changed
-//! meanwhile, is harmless.
+//! a snooze, or another worker claimed it after the lease expired) nothing happens. Then the rules decide
+//! against the incident's locked state, so firing twice, or firing on an incident that changed
+//! meanwhile, is harmless (the rule is broken, and the timer had nothing left to do).
 
+use crate::commands::TimerFired;
 use crate::{Result, Store, dispatch};
+use klaxon_core::command::Command;
 
 /// What firing a timer did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +59,8 @@ impl Store {
         incident_id: &str,
         now_ms: i64,
     ) -> Result<TimerOutcome> {
-        dispatch!(self, p => q::timers::ack_timeout(p, job_id, owner, incident_id, now_ms))
+        let fired = TimerFired { job_id, owner, incident_id, command: Command::Unacknowledge };
+        self.fire_timer(&fired, now_ms).await
     }
 
     /// `incident.auto_resolve` fired: if the incident is open, its open alerts and the incident resolve
@@ -69,7 +73,8 @@ impl Store {
         incident_id: &str,
         now_ms: i64,
     ) -> Result<TimerOutcome> {
-        dispatch!(self, p => q::timers::auto_resolve(p, job_id, owner, incident_id, now_ms))
+        let fired = TimerFired { job_id, owner, incident_id, command: Command::Resolve { resolution: None } };
+        self.fire_timer(&fired, now_ms).await
     }
 
     pub async fn incident_timer_state(&self, incident_id: &str) -> Result<Option<IncidentTimerState>> {

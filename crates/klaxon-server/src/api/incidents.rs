@@ -9,12 +9,15 @@ use crate::render::{IdRef, Pagination, Reference, opt_time, time};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use klaxon_core::incident::{self, IncidentError, MAX_BULK, Status, StatusChange};
+use klaxon_core::actor::{Actor, Channel};
+use klaxon_core::command::Command;
+use klaxon_core::incident::{IncidentError, MAX_BULK, Status, Urgency};
 use klaxon_core::page::split_page;
 use klaxon_core::role::Action;
+use klaxon_store::StoreError;
+use klaxon_store::commands::{AlertChange, IncidentCommands, NewIncidentSpec};
 use klaxon_store::incidents::{
-    Actor, AlertRow, IncidentDetails, IncidentFilter, IncidentRow, IncidentUpdate, LogEntryFilter, LogEntryRow,
-    NewIncident, NoteRow,
+    AlertRow, IncidentDetails, IncidentFilter, IncidentRow, LogEntryFilter, LogEntryRow, NoteRow,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -38,8 +41,15 @@ pub fn routes() -> OpenApiRouter<App> {
 }
 
 fn incident_error(e: IncidentError) -> ApiError {
-    let status = if e == IncidentError::TooMany { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
-    ApiError::new(status, e.code(), e.to_string(), vec![e.to_string()])
+    crate::error::incident_error(e, None)
+}
+
+/// A failed command: a broken rule names the incident (by `field`, given its position in the request).
+fn command_error(e: StoreError, field: impl Fn(usize) -> String) -> ApiError {
+    match e {
+        StoreError::Incident { index, error } => crate::error::incident_error(error, Some(&field(index))),
+        other => other.into(),
+    }
 }
 
 /// Resolves names for references, once per request.
@@ -528,12 +538,26 @@ async fn live_users(app: &App, field: &str, refs: &[AssignmentInput]) -> ApiResu
     Ok(users)
 }
 
-fn check_urgency(field: &str, urgency: &str) -> ApiResult<()> {
-    if matches!(urgency, "high" | "low") { Ok(()) } else { Err(ApiError::field(field, "must be high or low")) }
+fn parse_urgency(field: &str, urgency: &str) -> ApiResult<Urgency> {
+    urgency.parse().map_err(|_| ApiError::field(field, "must be high or low"))
 }
 
+/// The requester as the commands' actor: through the API with an account key, the website otherwise.
 fn actor(auth: &Auth, requester: &klaxon_store::users::UserRow) -> Actor {
-    Actor { user_id: requester.id.clone(), channel: if auth.is_account_key() { "api" } else { "web_trigger" } }
+    let channel = if auth.is_account_key() { Channel::Api } else { Channel::WebTrigger };
+    Actor::user(requester.id.clone(), requester.name.clone(), channel)
+}
+
+async fn check_policy(app: &App, field: &str, id: &str) -> ApiResult<()> {
+    if app.store.escalation_policy_name(id).await?.is_none() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            1014,
+            "Escalation Policy Not Found",
+            vec![format!("{field} {id} not found")],
+        ));
+    }
+    Ok(())
 }
 
 /// Create an incident by hand. Needs `From` with account keys.
@@ -558,58 +582,45 @@ pub async fn create_incident(
     if input.assignments.as_ref().is_some_and(|a| !a.is_empty()) && input.escalation_policy.is_some() {
         return Err(ApiError::field("incident", "may have assignments or an escalation_policy, not both"));
     }
-    let urgency = input.urgency.clone().unwrap_or_else(|| "high".into());
-    check_urgency("incident.urgency", &urgency)?;
+    let urgency = parse_urgency("incident.urgency", input.urgency.as_deref().unwrap_or("high"))?;
     let priority = match &input.priority {
         Some(p) => Some(priority_id(&app, "incident.priority", p).await?),
         None => None,
     };
-    let (assignees, policy, via) = match (&input.assignments, &input.escalation_policy) {
-        (Some(a), _) if !a.is_empty() => (
-            live_users(&app, "incident.assignments", a).await?,
-            Some(service.row.escalation_policy_id.clone()),
-            "direct_assignment",
-        ),
+    let (assignees, policy) = match (&input.assignments, &input.escalation_policy) {
+        (Some(a), _) if !a.is_empty() => {
+            (Some(live_users(&app, "incident.assignments", a).await?), service.row.escalation_policy_id.clone())
+        }
         (_, Some(ep)) => {
-            if app.store.escalation_policy_name(&ep.id).await?.is_none() {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    1014,
-                    "Escalation Policy Not Found",
-                    vec![format!("incident.escalation_policy.id {} not found", ep.id)],
-                ));
-            }
-            let users = app.store.policy_level_users(&ep.id, 1).await?.unwrap_or_default();
-            (users, Some(ep.id.clone()), "escalation_policy")
+            check_policy(&app, "incident.escalation_policy.id", &ep.id).await?;
+            (None, ep.id.clone())
         }
-        _ => {
-            let ep = service.row.escalation_policy_id.clone();
-            let users = app.store.policy_level_users(&ep, 1).await?.unwrap_or_default();
-            (users, Some(ep), "escalation_policy")
-        }
+        _ => (None, service.row.escalation_policy_id.clone()),
     };
-    let acknowledged = via == "direct_assignment" && assignees == [requester.id.clone()];
-    let new = NewIncident {
+    let acknowledged = assignees.as_ref().is_some_and(|a| *a == [requester.id.clone()]);
+    let incident_key = input.incident_key.clone().filter(|k| !k.is_empty());
+    if incident_key.as_ref().is_some_and(|k| k.chars().count() > 255) {
+        return Err(ApiError::field("incident.incident_key", "must be at most 255 characters"));
+    }
+    let spec = NewIncidentSpec {
         title,
         service_id: service.row.id.clone(),
-        escalation_policy_id: policy,
+        escalation_policy_id: Some(policy),
         urgency,
         priority_id: priority,
-        incident_key: input.incident_key.clone().filter(|k| !k.is_empty()),
+        incident_key,
         body_details: input.body.and_then(|b| b.details),
         assignees,
-        assigned_via: via,
         conference_number: input.conference_bridge.as_ref().and_then(|c| c.conference_number.clone()),
         conference_url: input.conference_bridge.as_ref().and_then(|c| c.conference_url.clone()),
         acknowledged,
-        requester_id: requester.id.clone(),
-        channel: actor(&auth, &requester).channel,
     };
-    if new.incident_key.as_ref().is_some_and(|k| k.chars().count() > 255) {
-        return Err(ApiError::field("incident.incident_key", "must be at most 255 characters"));
-    }
-    let row = app.store.create_incident(&new, app.now_ms()).await?;
-    let fresh = load(&app, &row.id).await?;
+    let id = app
+        .store
+        .open_incident(&spec, &actor(&auth, &requester), app.now_ms())
+        .await
+        .map_err(|e| command_error(e, |_| "incident.incident_key".into()))?;
+    let fresh = load(&app, &id).await?;
     Ok((StatusCode::CREATED, envelope(&app, fresh, &params).await?))
 }
 
@@ -648,72 +659,48 @@ pub struct IncidentBulkBody {
     pub incidents: Vec<IncidentChangeInput>,
 }
 
-/// Validates one requested change against the incident's current state.
-async fn plan(app: &App, field: &str, row: &IncidentRow, input: IncidentChangeInput) -> ApiResult<IncidentUpdate> {
-    let mut update = IncidentUpdate { id: row.id.clone(), ..Default::default() };
-    let current: Status = row.status.parse().map_err(incident_error)?;
+/// Translates one requested change into commands. What needs the incident's current state (its status,
+/// its policy's levels) is decided by the command layer, in the transaction that applies the change.
+async fn commands(app: &App, field: &str, input: IncidentChangeInput) -> ApiResult<Vec<Command>> {
+    let mut commands = Vec::new();
     if let Some(status) = &input.status {
-        let requested: Status = status.parse().map_err(incident_error)?;
-        match incident::status_change(current, requested).map_err(incident_error)? {
-            StatusChange::None => {}
-            _ => update.status = Some(requested.as_str().to_string()),
+        let to: Status =
+            status.parse().map_err(|e| crate::error::incident_error(e, Some(&format!("{field}.status"))))?;
+        commands.push(Command::SetStatus { to, resolution: input.resolution.clone() });
+    }
+    if let Some(title) = &input.title {
+        let title = klaxon_core::validate::required_text(&format!("{field}.title"), Some(title), 1024)?;
+        commands.push(Command::SetTitle(title));
+    }
+    match &input.priority {
+        Patch::Absent => {}
+        Patch::Null => commands.push(Command::SetPriority(None)),
+        Patch::Value(p) => {
+            commands.push(Command::SetPriority(Some(priority_id(app, &format!("{field}.priority"), p).await?)))
         }
     }
-    update.resolution = input.resolution;
-    if let Some(title) = &input.title {
-        update.title = Some(klaxon_core::validate::required_text(&format!("{field}.title"), Some(title), 1024)?);
-    }
-    update.priority_id = match &input.priority {
-        Patch::Absent => None,
-        Patch::Null => Some(None),
-        Patch::Value(p) => Some(Some(priority_id(app, &format!("{field}.priority"), p).await?)),
-    };
     if let Some(urgency) = &input.urgency {
-        check_urgency(&format!("{field}.urgency"), urgency)?;
-        update.urgency = Some(urgency.clone());
+        commands.push(Command::SetUrgency(parse_urgency(&format!("{field}.urgency"), urgency)?));
     }
     if let Some(assignments) = &input.assignments {
         if assignments.is_empty() {
             return Err(ApiError::field(&format!("{field}.assignments"), "must name at least one assignee"));
         }
-        update.assignees = Some(live_users(app, &format!("{field}.assignments"), assignments).await?);
+        let users = live_users(app, &format!("{field}.assignments"), assignments).await?;
+        commands.push(Command::Reassign { users });
     }
     if let Some(ep) = &input.escalation_policy {
-        if app.store.escalation_policy_name(&ep.id).await?.is_none() {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                1014,
-                "Escalation Policy Not Found",
-                vec![format!("{field}.escalation_policy.id {} not found", ep.id)],
-            ));
-        }
-        let users = app.store.policy_level_users(&ep.id, 1).await?.unwrap_or_default();
-        update.delegate_to = Some((ep.id.clone(), users));
+        check_policy(app, &format!("{field}.escalation_policy.id"), &ep.id).await?;
+        let levels = app.store.escalation_levels(&ep.id).await?;
+        commands.push(Command::ChangePolicy { policy_id: ep.id.clone(), levels });
     }
     if let Some(level) = input.escalation_level {
-        let policy = row.escalation_policy_id.clone().ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                1006,
-                "Cannot Escalate",
-                vec![format!("{field} has no escalation policy")],
-            )
-        })?;
-        let users = if level >= 1 { app.store.policy_level_users(&policy, level).await? } else { None };
-        let users = users.ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                1006,
-                "Cannot Escalate",
-                vec![format!("{field}.escalation_level {level} is not a level of the incident's escalation policy")],
-            )
-        })?;
-        update.escalate_to = Some((level, users));
+        commands.push(Command::EscalateTo { level });
     }
     if let Some(c) = input.conference_bridge {
-        update.conference = Some((c.conference_number, c.conference_url));
+        commands.push(Command::SetConference { number: c.conference_number, url: c.conference_url });
     }
-    Ok(update)
+    Ok(commands)
 }
 
 /// Update an incident: acknowledge, resolve, reopen, reassign, escalate, delegate, change urgency or priority.
@@ -729,8 +716,11 @@ pub async fn update_incident(
     auth.require(&Action::RespondToIncidents)?;
     let requester = auth.requester()?.clone();
     let row = load(&app, &id).await?;
-    let update = plan(&app, "incident", &row, body.incident).await?;
-    app.store.update_incidents(&[update], &actor(&auth, &requester), app.now_ms()).await?;
+    let commands = commands(&app, "incident", body.incident).await?;
+    app.store
+        .execute_one(&row.id, commands, &actor(&auth, &requester), app.now_ms())
+        .await
+        .map_err(|e| command_error(e, |_| "incident".into()))?;
     let fresh = load(&app, &row.id).await?;
     envelope(&app, fresh, &params).await
 }
@@ -749,8 +739,7 @@ pub async fn update_incidents(
     if body.incidents.len() > MAX_BULK {
         return Err(incident_error(IncidentError::TooMany));
     }
-    let mut updates = Vec::new();
-    let mut ids = Vec::new();
+    let mut batch = Vec::new();
     for (i, input) in body.incidents.into_iter().enumerate() {
         let field = format!("incidents[{i}]");
         let id = input.id.clone().ok_or_else(|| ApiError::field(&format!("{field}.id"), "is required"))?;
@@ -759,13 +748,15 @@ pub async fn update_incidents(
             .incident(&id)
             .await?
             .ok_or_else(|| ApiError::field(&format!("{field}.id"), &format!("{id} not found")))?;
-        ids.push(row.id.clone());
-        updates.push(plan(&app, &field, &row, input).await?);
+        batch.push(IncidentCommands::new(row.id, commands(&app, &field, input).await?));
     }
-    app.store.update_incidents(&updates, &actor(&auth, &requester), app.now_ms()).await?;
+    app.store
+        .execute(&batch, &actor(&auth, &requester), app.now_ms())
+        .await
+        .map_err(|e| command_error(e, |i| format!("incidents[{i}]")))?;
     let mut rows = Vec::new();
-    for id in ids {
-        rows.push(load(&app, &id).await?);
+    for item in &batch {
+        rows.push(load(&app, &item.incident).await?);
     }
     let incidents = render_incidents(&app, rows, &params).await?;
     Ok(Json(json!({"incidents": incidents})))
@@ -792,8 +783,8 @@ pub async fn merge_incidents(
     if body.source_incidents.is_empty() {
         return Err(ApiError::field("source_incidents", "must name at least one incident"));
     }
-    let mut sources = Vec::new();
-    let mut statuses = Vec::new();
+    let mut absorb = Vec::new();
+    let mut batch = Vec::new();
     for (i, s) in body.source_incidents.iter().enumerate() {
         let row = app
             .store
@@ -803,11 +794,16 @@ pub async fn merge_incidents(
         if row.id == target.id {
             return Err(ApiError::field(&format!("source_incidents[{i}].id"), "is the merge target itself"));
         }
-        statuses.push(row.status.parse().map_err(incident_error)?);
-        sources.push(row.id);
+        absorb.push(Command::AbsorbMerged { source_id: row.id.clone(), source_number: row.incident_number });
+        batch.push(IncidentCommands::new(
+            row.id,
+            vec![Command::MergeInto { target_id: target.id.clone(), target_number: target.incident_number }],
+        ));
     }
-    incident::check_merge(target.status.parse().map_err(incident_error)?, &statuses).map_err(incident_error)?;
-    app.store.merge_incidents(&target.id, &sources, &actor(&auth, &requester), app.now_ms()).await?;
+    batch.insert(0, IncidentCommands::new(target.id.clone(), absorb));
+    app.store.execute(&batch, &actor(&auth, &requester), app.now_ms()).await.map_err(|e| {
+        command_error(e, |i| if i == 0 { "id".to_string() } else { format!("source_incidents[{}]", i - 1) })
+    })?;
     let fresh = load(&app, &target.id).await?;
     envelope(&app, fresh, &params).await
 }
@@ -830,9 +826,11 @@ pub async fn snooze_incident(
     auth.require(&Action::RespondToIncidents)?;
     let requester = auth.requester()?.clone();
     let row = load(&app, &id).await?;
-    let duration = body.duration.ok_or_else(|| ApiError::field("duration", "is required"))?;
-    incident::check_snooze(row.status.parse().map_err(incident_error)?, duration).map_err(incident_error)?;
-    app.store.snooze_incident(&row.id, duration, &actor(&auth, &requester), app.now_ms()).await?;
+    let seconds = body.duration.ok_or_else(|| ApiError::field("duration", "is required"))?;
+    app.store
+        .execute_one(&row.id, vec![Command::Snooze { seconds }], &actor(&auth, &requester), app.now_ms())
+        .await
+        .map_err(|e| command_error(e, |_| "duration".into()))?;
     let fresh = load(&app, &row.id).await?;
     Ok((StatusCode::CREATED, envelope(&app, fresh, &params).await?))
 }
@@ -915,7 +913,19 @@ pub async fn create_note(
     let requester = auth.requester()?.clone();
     let row = load(&app, &id).await?;
     let content = klaxon_core::validate::required_text("note.content", body.note.content.as_deref(), MAX_NOTE_CHARS)?;
-    let note = app.store.add_note(&row.id, &content, &actor(&auth, &requester), app.now_ms()).await?;
+    let applied = app
+        .store
+        .execute_one(&row.id, vec![Command::AddNote { content }], &actor(&auth, &requester), app.now_ms())
+        .await
+        .map_err(|e| command_error(e, |_| "note".into()))?;
+    let note_id = applied.note_id.ok_or_else(|| ApiError::internal("adding a note wrote no note"))?;
+    let note = app
+        .store
+        .notes(&row.id)
+        .await?
+        .into_iter()
+        .find(|n| n.id == note_id)
+        .ok_or_else(|| ApiError::internal("the added note is missing"))?;
     let mut names = Names::new(&app);
     Ok(Json(NoteEnvelope { note: render_note(&app, &mut names, note).await }))
 }
@@ -1217,6 +1227,14 @@ pub struct AlertBulkBody {
     pub alerts: Vec<AlertChangeInput>,
 }
 
+fn alert_change(alert_id: String, c: &AlertChangeInput) -> AlertChange {
+    AlertChange {
+        alert_id,
+        status: c.status.as_deref().and_then(|s| s.parse().ok()),
+        move_to: c.incident.as_ref().map(|i| i.id.clone()),
+    }
+}
+
 fn check_alert_change(field: &str, c: &AlertChangeInput) -> ApiResult<()> {
     match c.status.as_deref() {
         None | Some("resolved") | Some("triggered") => Ok(()),
@@ -1238,8 +1256,11 @@ pub async fn update_alert(
     let row = load(&app, &id).await?;
     check_alert_change("alert", &body.alert)?;
     app.store.alert(&row.id, &alert_id).await?.ok_or_else(|| ApiError::not_found("Alert"))?;
-    let change = (alert_id.clone(), body.alert.status.clone(), body.alert.incident.as_ref().map(|i| i.id.clone()));
-    app.store.update_alerts(&row.id, &[change], &actor(&auth, &requester), app.now_ms()).await?;
+    let change = alert_change(alert_id.clone(), &body.alert);
+    app.store
+        .change_alerts(&row.id, &[change], &actor(&auth, &requester), app.now_ms())
+        .await
+        .map_err(|e| command_error(e, |_| "alert".into()))?;
     let incident_id = body.alert.incident.map(|i| i.id).unwrap_or(row.id);
     let alert = app.store.alert(&incident_id, &alert_id).await?.ok_or_else(|| ApiError::not_found("Alert"))?;
     let mut names = Names::new(&app);
@@ -1272,9 +1293,12 @@ pub async fn update_alerts(
                 &format!("{alert_id} is not an alert of this incident"),
             ));
         }
-        changes.push((alert_id, c.status.clone(), c.incident.as_ref().map(|r| r.id.clone())));
+        changes.push(alert_change(alert_id, c));
     }
-    app.store.update_alerts(&row.id, &changes, &actor(&auth, &requester), app.now_ms()).await?;
+    app.store
+        .change_alerts(&row.id, &changes, &actor(&auth, &requester), app.now_ms())
+        .await
+        .map_err(|e| command_error(e, |i| format!("alerts[{i}]")))?;
     let (rows, _) = app.store.incident_alerts(&row.id, &[], None, 1000, 0).await?;
     let mut names = Names::new(&app);
     let mut alerts = Vec::new();

@@ -14,10 +14,12 @@
 //! to the same incident waits for the batch instead of being overwritten by it. SQLite's one writer
 //! already excludes that.
 
+use super::log_entries::NewLogEntry;
 use super::script::{RowBuilder, Script, Statement};
 use super::{Db, FOR_UPDATE_OF_A, ROW_LOCKS};
 use crate::Result;
 use crate::jobs::kinds;
+use klaxon_core::actor::Agent;
 use klaxon_core::alert_batch::{
     BatchEvent, Facts, IdSource, IncidentFacts, LogKind, OpenAlert, Plan, ServiceFacts, Timeouts, TimerChange,
     TimerKind,
@@ -525,38 +527,36 @@ fn write_plan(script: &mut Script, events: &[BatchEvent<'_>], plan: &Plan) {
             channels.entry(entry.event).or_insert_with(|| channel(events[entry.event].event).to_string());
         }
     }
-    script.insert_rows(
-        "INSERT INTO log_entries (id, type, incident_id, alert_id, service_id, agent_type, agent_id, channel, note,
-             summary, user_id, details, created_at)",
-        "",
-        &plan.log_entries,
-        |b, l| {
+    let entries: Vec<NewLogEntry> = plan
+        .log_entries
+        .iter()
+        .map(|l| {
             let e = &events[l.event];
-            let summary = match l.kind {
-                LogKind::Trigger => "Triggered through the API",
-                LogKind::Acknowledge => "Acknowledged through the API",
-                LogKind::Resolve => "Resolved through the API",
-                LogKind::Assign => "Assigned via escalation policy",
+            // Assignments are Klaxon's doing for the service; the rest the integration's, through the API.
+            let (agent, channel) = match l.kind {
+                LogKind::Assign => (Agent::Service(e.service_id.to_string()), r#"{"type":"auto"}"#.to_string()),
+                _ => (
+                    Agent::Integration(e.integration_id.to_string()),
+                    channels.get(&l.event).cloned().unwrap_or_default(),
+                ),
             };
-            let (agent_type, agent_id, channel) = match l.kind {
-                LogKind::Assign => ("service_reference", e.service_id, r#"{"type":"auto"}"#.to_string()),
-                _ => ("integration_reference", e.integration_id, channels.get(&l.event).cloned().unwrap_or_default()),
-            };
-            b.push_bind(l.id.clone())
-                .push_bind(l.kind.type_name())
-                .push_bind(l.incident_id.clone())
-                .push_bind(l.alert_id.clone())
-                .push_bind(e.service_id.to_string())
-                .push_bind(agent_type)
-                .push_bind(agent_id.to_string())
-                .push_bind(channel)
-                .push("NULL")
-                .push_bind(summary)
-                .push_bind(l.user_id.clone())
-                .push("NULL")
-                .push_bind(l.at);
-        },
-    );
+            NewLogEntry {
+                id: l.id.clone(),
+                kind: l.kind,
+                incident_id: l.incident_id.clone(),
+                alert_id: l.alert_id.clone(),
+                service_id: Some(e.service_id.to_string()),
+                agent: Some(agent),
+                channel,
+                note: None,
+                summary: l.summary.clone(),
+                user_id: l.user_id.clone(),
+                details: None,
+                created_at: l.at,
+            }
+        })
+        .collect();
+    super::log_entries::insert(script, &entries);
 
     script.insert_rows(
         "INSERT INTO incident_assignments (incident_id, user_id, at)",

@@ -10,6 +10,7 @@ pub(crate) use super::{
 };
 
 pub mod change_events;
+pub mod commands;
 pub mod config_filter;
 pub mod contact_methods;
 pub mod escalation_policies;
@@ -18,6 +19,7 @@ pub mod events;
 pub mod incidents;
 pub mod integrations;
 pub mod jobs;
+pub mod log_entries;
 pub mod maintenance_windows;
 pub mod meta;
 pub mod notification_rules;
