@@ -20,6 +20,7 @@ mod migrate;
 mod postgres;
 mod sqlite;
 mod sqlite_handle;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub mod change_events;

@@ -6,7 +6,7 @@ use klaxon_store::Store;
 use klaxon_store::events::{InboxItem, outcomes};
 use klaxon_store::testing::{SeedOptions, Seeded, fixture_execute, fixture_raw_inbox_row, seed_service};
 
-async fn store(dir: &std::path::Path) -> Store {
+async fn store(dir: &std::path::Path) -> (Store, Option<klaxon_store::testing::TestDatabase>) {
     klaxon_store::testing::test_store(dir).await.expect("store")
 }
 
@@ -47,7 +47,7 @@ async fn outcomes_of(store: &Store) -> Vec<String> {
 #[tokio::test]
 async fn trigger_resolve_trigger_of_one_key_in_one_batch_makes_two_incidents_in_order() {
     let dir = tempfile::tempdir().unwrap();
-    let store = store(dir.path()).await;
+    let (store, _db) = store(dir.path()).await;
     let seeded = seed_service(&store, &SeedOptions::default(), 1_000).await.unwrap();
     let batch = [
         item(&seeded, EventAction::Trigger, "disk"),
@@ -76,7 +76,7 @@ async fn trigger_resolve_trigger_of_one_key_in_one_batch_makes_two_incidents_in_
 #[tokio::test]
 async fn a_batch_of_new_keys_opens_incidents_with_consecutive_numbers_in_arrival_order() {
     let dir = tempfile::tempdir().unwrap();
-    let store = store(dir.path()).await;
+    let (store, _db) = store(dir.path()).await;
     let seeded = seed_service(&store, &SeedOptions::default(), 1_000).await.unwrap();
     let batch: Vec<InboxItem> = (0..120).map(|n| item(&seeded, EventAction::Trigger, &format!("k{n:03}"))).collect();
     store.accept_events(&batch, 2_000).await.unwrap();
@@ -95,7 +95,7 @@ async fn a_batch_of_new_keys_opens_incidents_with_consecutive_numbers_in_arrival
 #[tokio::test]
 async fn repeats_within_and_across_batches_count_on_the_one_open_alert() {
     let dir = tempfile::tempdir().unwrap();
-    let store = store(dir.path()).await;
+    let (store, _db) = store(dir.path()).await;
     let seeded = seed_service(&store, &SeedOptions::default(), 1_000).await.unwrap();
     let three: Vec<InboxItem> = (0..3).map(|_| item(&seeded, EventAction::Trigger, "cpu")).collect();
     store.accept_events(&three, 2_000).await.unwrap();
@@ -113,7 +113,7 @@ async fn repeats_within_and_across_batches_count_on_the_one_open_alert() {
 #[tokio::test]
 async fn events_waiting_from_before_are_applied_before_a_new_batch() {
     let dir = tempfile::tempdir().unwrap();
-    let store = store(dir.path()).await;
+    let (store, _db) = store(dir.path()).await;
     let seeded = seed_service(&store, &SeedOptions::default(), 1_000).await.unwrap();
     // A trigger committed but never processed (say, the server crashed right after its 202).
     fixture_raw_inbox_row(&store, &seeded, &body(EventAction::Trigger, "web"), 1_500).await.unwrap();
@@ -128,7 +128,7 @@ async fn events_waiting_from_before_are_applied_before_a_new_batch() {
 #[tokio::test]
 async fn an_unreadable_inbox_row_is_stamped_failed_without_failing_its_neighbours() {
     let dir = tempfile::tempdir().unwrap();
-    let store = store(dir.path()).await;
+    let (store, _db) = store(dir.path()).await;
     let seeded = seed_service(&store, &SeedOptions::default(), 1_000).await.unwrap();
     fixture_raw_inbox_row(&store, &seeded, "{not json", 1_500).await.unwrap();
     store.accept_events(&[item(&seeded, EventAction::Trigger, "api")], 2_000).await.unwrap();
@@ -142,7 +142,7 @@ async fn an_unreadable_inbox_row_is_stamped_failed_without_failing_its_neighbour
 #[tokio::test]
 async fn a_batch_whose_processing_fails_is_still_committed_and_applied_once_processing_works_again() {
     let dir = tempfile::tempdir().unwrap();
-    let store = store(dir.path()).await;
+    let (store, _db) = store(dir.path()).await;
     let seeded = seed_service(&store, &SeedOptions::default(), 1_000).await.unwrap();
     fixture_execute(&store, "ALTER TABLE log_entries RENAME TO log_entries_away").await.unwrap();
     let backlog = store.accept_events(&[item(&seeded, EventAction::Trigger, "db")], 2_000).await.unwrap();

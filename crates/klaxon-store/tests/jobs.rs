@@ -3,14 +3,14 @@
 use klaxon_store::Store;
 use klaxon_store::testing::{SeedOptions, seed_incident, seed_service};
 
-async fn store(dir: &std::path::Path) -> Store {
+async fn store(dir: &std::path::Path) -> (Store, Option<klaxon_store::testing::TestDatabase>) {
     klaxon_store::testing::test_store(dir).await.expect("store")
 }
 
 #[tokio::test]
 async fn an_acknowledged_incident_has_an_ack_timeout_and_an_auto_resolve_job() {
     let dir = tempfile::tempdir().unwrap();
-    let store = store(dir.path()).await;
+    let (store, _db) = store(dir.path()).await;
     let seeded = seed_service(&store, &SeedOptions::default(), 1_000).await.unwrap();
     let incident = seed_incident(&store, &seeded, "acknowledged", 1_000).await.unwrap();
     let jobs = store.pending_jobs().await.unwrap();
@@ -22,7 +22,7 @@ async fn an_acknowledged_incident_has_an_ack_timeout_and_an_auto_resolve_job() {
 #[tokio::test]
 async fn a_triggered_incident_schedules_auto_resolve_only_when_the_service_has_a_timeout() {
     let dir = tempfile::tempdir().unwrap();
-    let store = store(dir.path()).await;
+    let (store, _db) = store(dir.path()).await;
     let seeded = seed_service(&store, &SeedOptions::default(), 0).await.unwrap();
     seed_incident(&store, &seeded, "triggered", 0).await.unwrap();
     let kinds: Vec<_> = store.pending_jobs().await.unwrap().into_iter().map(|j| (j.kind, j.due_at)).collect();

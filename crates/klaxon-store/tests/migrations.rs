@@ -54,7 +54,8 @@ async fn both_backends_produce_the_same_tables_and_columns() {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let sqlite = Store::open(Location::SqliteDir(dir.path())).await.expect("sqlite opens");
-    let url = klaxon_store::testing::fresh_postgres_database(&pg_base).await.expect("fresh database");
+    let db = klaxon_store::testing::TestDatabase::create(&pg_base).await.expect("fresh database");
+    let url = db.url.clone();
     let postgres = Store::open(Location::Postgres(&url)).await.expect("postgres opens");
     let a = sqlite.schema_columns().await.expect("sqlite schema");
     let b = postgres.schema_columns().await.expect("postgres schema");

@@ -16,6 +16,8 @@ pub mod contact_methods;
 pub mod escalation_policies;
 pub mod event_processing;
 pub mod events;
+#[cfg(feature = "testing")]
+pub mod fixtures;
 pub mod incidents;
 pub mod integrations;
 pub mod jobs;
@@ -25,7 +27,6 @@ pub mod meta;
 pub mod notification_rules;
 pub mod priorities;
 pub mod script;
-pub mod seed;
 pub mod services;
 pub mod teams;
 pub mod timers;

@@ -19,18 +19,19 @@ pub fn free_port() -> u16 {
 pub struct Storage {
     pub dir: tempfile::TempDir,
     pub database_url: Option<String>,
+    _database: Option<klaxon_store::testing::TestDatabase>,
 }
 
 impl Storage {
     pub async fn new() -> Storage {
         let dir = tempfile::tempdir().expect("temp dir");
-        let database_url = if crate::common::backend_is_postgres() {
+        let database = if crate::common::backend_is_postgres() {
             let base = std::env::var("KLAXON_TEST_POSTGRES_URL").expect("KLAXON_TEST_POSTGRES_URL");
-            Some(klaxon_store::testing::fresh_postgres_database(&base).await.expect("fresh database"))
+            Some(klaxon_store::testing::TestDatabase::create(&base).await.expect("fresh database"))
         } else {
             None
         };
-        Storage { dir, database_url }
+        Storage { dir, database_url: database.as_ref().map(|d| d.url.clone()), _database: database }
     }
 
     pub fn data_dir(&self) -> &Path {

@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use klaxon_core::clock::ManualClock;
 use klaxon_core::role::Role;
 use klaxon_server::App;
+use klaxon_store::testing::TestDatabase;
 use klaxon_store::tokens::NewApiKey;
 use klaxon_store::users::NewUser;
 use klaxon_store::{Location, Store};
@@ -21,17 +22,10 @@ pub fn backend_is_postgres() -> bool {
     std::env::var("KLAXON_TEST_BACKEND").map(|b| b == "postgres").unwrap_or(false)
 }
 
-/// A fresh, migrated store for one test.
-pub async fn fresh_store(dir: &std::path::Path) -> (Store, Option<String>) {
-    if backend_is_postgres() {
-        let base = std::env::var("KLAXON_TEST_POSTGRES_URL")
-            .expect("KLAXON_TEST_BACKEND=postgres needs KLAXON_TEST_POSTGRES_URL");
-        let url = klaxon_store::testing::fresh_postgres_database(&base).await.expect("create test database");
-        let store = Store::open(Location::Postgres(&url)).await.expect("open postgres store");
-        (store, Some(url))
-    } else {
-        (Store::open(Location::SqliteDir(dir)).await.expect("open sqlite store"), None)
-    }
+/// A fresh, migrated store for one test, and the guard that drops its PostgreSQL database.
+pub async fn fresh_store(dir: &std::path::Path) -> (Store, Option<Arc<TestDatabase>>) {
+    let (store, database) = klaxon_store::testing::test_store(dir).await.expect("open the test store");
+    (store, database.map(Arc::new))
 }
 
 pub struct TestServer {
@@ -48,6 +42,8 @@ pub struct TestServer {
     pub database_url: Option<String>,
     pub dir: tempfile::TempDir,
     handle: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Drops the PostgreSQL database when the test ends.
+    database: Option<Arc<TestDatabase>>,
 }
 
 impl TestServer {
@@ -62,7 +58,8 @@ impl TestServer {
 
     async fn start_inner(clock: Option<ManualClock>) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (store, database_url) = fresh_store(dir.path()).await;
+        let (store, database) = fresh_store(dir.path()).await;
+        let database_url = database.as_ref().map(|d| d.url.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let url = format!("http://{addr}");
@@ -86,6 +83,7 @@ impl TestServer {
             database_url,
             dir,
             handle,
+            database,
         }
     }
 
@@ -258,7 +256,7 @@ impl TestServer {
     /// Stops the server (workers and database closed) and starts a new one on the same data and clock,
     /// as a process restart would; the key and the owner stay valid.
     pub async fn restart(self) -> TestServer {
-        let TestServer { app, clock, key, owner_id, http, database_url, dir, handle, .. } = self;
+        let TestServer { app, clock, key, owner_id, http, database_url, dir, handle, database, .. } = self;
         app.shutdown.cancel();
         let _ = handle.await;
         let store = open_same_store(dir.path(), database_url.as_deref()).await;
@@ -270,6 +268,6 @@ impl TestServer {
         }
         let app = builder.build();
         let handle = tokio::spawn(klaxon_server::serve(app.clone(), listener, std::future::pending()));
-        TestServer { url, app, store, clock, key, owner_id, http, database_url, dir, handle }
+        TestServer { url, app, store, clock, key, owner_id, http, database_url, dir, handle, database }
     }
 }

@@ -72,12 +72,13 @@ async fn every_event_answered_202_survives_a_sigkill_mid_load() {
 
 async fn scenario() {
     let dir = tempfile::tempdir().unwrap();
-    let database_url = if backend_is_postgres() {
+    let database = if backend_is_postgres() {
         let base = std::env::var("KLAXON_TEST_POSTGRES_URL").expect("KLAXON_TEST_POSTGRES_URL");
-        Some(klaxon_store::testing::fresh_postgres_database(&base).await.unwrap())
+        Some(klaxon_store::testing::TestDatabase::create(&base).await.unwrap())
     } else {
         None
     };
+    let database_url = database.as_ref().map(|d| d.url.clone());
     let url = database_url.as_deref();
     let seeded = {
         let store = open(dir.path(), url).await;
