@@ -54,7 +54,7 @@ impl App {
         AppBuilder {
             store,
             public_url: public_url.into().trim_end_matches('/').to_string(),
-            clock: Arc::new(SystemClock),
+            clock: Arc::new(SystemClock::new()),
             events_rate_limit_per_minute: 0,
         }
     }
