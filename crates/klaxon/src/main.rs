@@ -47,7 +47,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Openapi => {
-            println!("{}", serde_json::to_string_pretty(&klaxon_server::api::openapi_document())?);
+            println!("{}", serde_json::to_string_pretty(&klaxon_server::openapi_document())?);
             Ok(())
         }
         Command::User { command } => {

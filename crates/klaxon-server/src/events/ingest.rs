@@ -22,8 +22,8 @@
 //! usable at once (unknown keys are cached only briefly), while a deleted integration, or a changed rate
 //! limit, may still be honoured for up to that long on each node.
 
-use crate::app::App;
 use crate::events::ratelimit::RateLimiter;
+use crate::state::App;
 use klaxon_store::events::{InboxItem, IntegrationRoute};
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;

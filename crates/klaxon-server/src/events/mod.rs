@@ -20,8 +20,8 @@ pub mod ingest;
 pub mod processor;
 pub mod ratelimit;
 
-use crate::app::App;
 use crate::extract::MAX_BODY_BYTES;
+use crate::state::App;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -31,7 +31,6 @@ use ingest::AcceptError;
 use klaxon_core::events::{self, EventRejection};
 use klaxon_store::events::{InboxItem, IntegrationRoute};
 use serde::Serialize;
-use serde_json::Value;
 use std::time::Duration;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -348,9 +347,4 @@ pub async fn create_event_v1(State(app): State<App>, body: Body) -> Response {
         }
         Err(f) => f.into_response(&app),
     }
-}
-
-/// Renders stored JSON text, or null.
-pub(crate) fn json_or_null(text: Option<&str>) -> Value {
-    text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null)
 }

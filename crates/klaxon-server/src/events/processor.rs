@@ -12,7 +12,7 @@
 //! diagnostics; their effects live on in alerts, incidents and log entries) and change events
 //! [`CHANGE_EVENT_RETENTION_DAYS`] days, as on PagerDuty.
 
-use crate::app::App;
+use crate::state::App;
 use std::time::Duration;
 
 /// Rows applied per transaction.
