@@ -1,6 +1,9 @@
 //! Architecture invariant: klaxon-core performs no I/O. It must never depend (directly or through
 //! another crate) on an async runtime, a database driver, an HTTP server or an HTTP client.
 
+// Test support outside #[test] functions may panic: a failed setup is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::Command;
 
 #[test]

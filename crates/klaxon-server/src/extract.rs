@@ -2,8 +2,8 @@
 //! style (`team_ids[]=a&team_ids[]=b`, `include[]=…`, classic pagination), JSON bodies with errors
 //! that name the offending field, and [`Patch`] for "absent / null / value" in partial updates.
 
-use crate::app::App;
 use crate::error::{ApiError, ApiResult};
+use crate::state::App;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{Method, StatusCode, request::Parts};
 use klaxon_core::page::PageRequest;

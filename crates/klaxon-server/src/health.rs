@@ -1,8 +1,9 @@
 //! Operational endpoints, open without an API key: `/healthz` (the process is up and migrated: the port
 //! only opens after migrations), `/readyz` (the database answers now), `/metrics` (Prometheus) and
-//! `/openapi.json` (this API's OpenAPI document). They are documented like every other route.
+//! `/openapi.json` (this API's OpenAPI document, served by the router that builds it). They are
+//! documented like every other route.
 
-use crate::app::App;
+use crate::state::App;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -12,11 +13,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn routes() -> OpenApiRouter<App> {
-    OpenApiRouter::new()
-        .routes(routes!(healthz))
-        .routes(routes!(readyz))
-        .routes(routes!(metrics))
-        .routes(routes!(openapi_json))
+    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz)).routes(routes!(metrics))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -53,11 +50,4 @@ pub async fn metrics(State(app): State<App>) -> Response {
     app.metrics.db_pool_idle.set(i64::from(stats.idle));
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], app.metrics.render())
         .into_response()
-}
-
-/// This API's OpenAPI document.
-#[utoipa::path(get, path = "/openapi.json", tag = "Operations", security(()),
-    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json")))]
-pub async fn openapi_json() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], crate::api::openapi_json().to_string()).into_response()
 }

@@ -1,6 +1,7 @@
 //! Prometheus metrics, held in the [`App`](crate::App) rather than a global registry: requests by
 //! route and status with latency histograms, and database pool figures read at scrape time.
 //! Label values are bounded: routes are axum's matched path templates, never raw URIs or keys.
+//! Durations are measured on the injected clock's monotonic reading (`app.clock.monotonic()`).
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -12,7 +13,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::sync::Mutex;
-use std::time::Instant;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -94,13 +94,13 @@ pub async fn track(State(app): State<crate::App>, request: Request, next: Next) 
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
     let method = request.method().as_str().to_string();
-    let started = Instant::now();
+    let started = app.clock.monotonic();
     let response = next.run(request).await;
     let status = response.status().as_u16();
     app.metrics
         .http_duration
         .get_or_create(&RouteLabels { method: method.clone(), route: route.clone() })
-        .observe(started.elapsed().as_secs_f64());
+        .observe(app.clock.monotonic().saturating_sub(started).as_secs_f64());
     app.metrics.http_requests.get_or_create(&RequestLabels { method, route, status }).inc();
     response
 }

@@ -14,6 +14,9 @@
 //! cargo run --release -p klaxon-store --example sqlite_floor -- DB [--events 20000] [--batches 16,32,64,128] [--split-batch 32]
 //! ```
 
+// A benchmark, not production code: it measures real elapsed time and fails loudly on setup errors.
+#![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::expect_used)]
+
 use rusqlite::{Connection, params};
 use std::time::Instant;
 

@@ -7,9 +7,10 @@
 //! value. Two reasons: 2.2 billion random 7-character ids would collide by the birthday bound within a
 //! few hundred thousand incidents, and random keys scatter every insert over the whole index (each one a
 //! different page to write and fsync), while time-ordered keys append at the index's right edge. The
-//! clock here only orders and spreads ids; no rule reads it (rules take the injected clock). Within a
-//! process ids never repeat (the counter would have to wrap within one millisecond); across nodes a
-//! repeat needs the same millisecond and the same counter value, and fails only the one transaction.
+//! clock here only orders and spreads ids; no rule reads it (rules take the injected clock); it is the
+//! one checked exception to clippy's clock rule outside `klaxon-server/src/clock.rs`. Within a process
+//! ids never repeat (the counter would have to wrap within one millisecond); across nodes a repeat needs
+//! the same millisecond and the same counter value, and fails only the one transaction.
 //!
 //! Integration keys are 32 lowercase hex characters. API keys are 32 alphanumerics and are stored only as
 //! their SHA-256.
@@ -51,8 +52,14 @@ fn counter() -> &'static AtomicU64 {
 }
 
 /// A time-ordered id for high-volume records: `Q` + 13 characters (see the module documentation).
+///
+/// The workspace's one clock read outside `klaxon-server/src/clock.rs` (ARCHITECTURE.md, Invariants): the
+/// millisecond only spreads ids over the index, no rule reads it, and taking it from the caller would
+/// thread a `now` through every writer of high-volume rows for no behavioural gain. A system clock before
+/// 1970 gives prefix 0; the counter still keeps ids apart.
+#[allow(clippy::disallowed_methods)] // Documented exception: see above.
 pub fn long_id() -> String {
-    let ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    let ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let n = counter().fetch_add(1, Ordering::Relaxed);
     let mut id = String::with_capacity(14);
     id.push('Q');

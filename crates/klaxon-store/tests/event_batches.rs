@@ -1,6 +1,9 @@
 //! Set-based event processing against the real databases: many events committed and applied in one
 //! `accept_events` call (one group commit) behave exactly as if they had arrived one by one.
 
+// Test support outside #[test] functions may panic: a failed setup is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use klaxon_core::events::{AlertEvent, EventAction, EventsVersion};
 use klaxon_store::Store;
 use klaxon_store::events::{InboxItem, outcomes};

@@ -1,5 +1,8 @@
 //! The incident timer hook keeps durable jobs in step with incident status.
 
+// Test support outside #[test] functions may panic: a failed setup is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use klaxon_store::Store;
 use klaxon_store::testing::{SeedOptions, seed_incident, seed_service};
 

@@ -1,6 +1,9 @@
 //! Tidy checks on migrations: the rendered per-backend files match their common source, and both
 //! backends produce the same tables and columns.
 
+// Test support outside #[test] functions may panic: a failed setup is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use klaxon_store::{Location, Store, render_migration};
 use std::path::Path;
 

@@ -47,7 +47,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Openapi => {
-            println!("{}", serde_json::to_string_pretty(&klaxon_server::api::openapi_document())?);
+            println!("{}", serde_json::to_string_pretty(&klaxon_server::openapi_document())?);
             Ok(())
         }
         Command::User { command } => {
@@ -101,7 +101,7 @@ async fn bootstrap(store: &Store) -> Result<()> {
         bail!("KLAXON_BOOTSTRAP_TOKEN is set but empty");
     }
     let email = std::env::var("KLAXON_BOOTSTRAP_EMAIL").unwrap_or_else(|_| "admin@klaxon.local".into());
-    let now = SystemClock.now().as_millisecond();
+    let now = SystemClock::new().now().as_millisecond();
     if store.user_by_email(&email).await?.is_none() {
         let name = email.split('@').next().unwrap_or("admin").to_string();
         let user = store.create_user(&NewUser::new(name, email.clone(), Role::Owner), now).await?;
@@ -141,7 +141,7 @@ async fn user_command(store: &Store, command: UserCommand) -> Result<()> {
             if !klaxon_core::validate::is_email(&email) {
                 bail!("--email: '{email}' is not an email address");
             }
-            let now = SystemClock.now().as_millisecond();
+            let now = SystemClock::new().now().as_millisecond();
             let user = store.create_user(&NewUser::new(name, email, role), now).await?;
             println!("{}", user.id);
             Ok(())
@@ -150,7 +150,7 @@ async fn user_command(store: &Store, command: UserCommand) -> Result<()> {
 }
 
 async fn token_command(store: &Store, command: TokenCommand) -> Result<()> {
-    let now = SystemClock.now().as_millisecond();
+    let now = SystemClock::new().now().as_millisecond();
     match command {
         TokenCommand::Create { account, read_only, user, description } => {
             let kind = match (account, user) {

@@ -1,9 +1,9 @@
 //! `GET /abilities` and `GET /abilities/{id}`: what this installation can do. Terraform calls the list
 //! at start-up to validate credentials.
 
-use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Auth;
+use crate::state::App;
 use axum::Json;
 use axum::extract::Path;
 use axum::http::StatusCode;

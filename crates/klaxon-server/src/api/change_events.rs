@@ -3,11 +3,10 @@
 //! service's changes in the [`RELATED_WINDOW_HOURS`] hours before the incident, each with a
 //! `correlation_reason`). Change events arrive through `POST /v2/change/enqueue` (see `crate::events`).
 
-use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::events::json_or_null;
 use crate::extract::{Auth, Params};
-use crate::render::{Pagination, Reference};
+use crate::render::{Pagination, Reference, json_or_null};
+use crate::state::App;
 use axum::Json;
 use axum::extract::{Path, State};
 use klaxon_core::page::{PageRequest, split_page};

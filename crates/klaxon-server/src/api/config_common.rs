@@ -1,44 +1,11 @@
-//! Rendering and validation helpers shared by the configuration endpoints (escalation policies,
-//! services, integrations, maintenance windows): team and user objects, `sort_by`, team references.
+//! Validation helpers shared by the configuration endpoints (escalation policies, services, integrations,
+//! maintenance windows): `sort_by`, reference types, team references, collected errors. The one module
+//! under `api/` that other `api/` modules may import; their shared rendering lives in `crate::render`.
 
-use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Params;
-use crate::render::{IdRef, Reference};
-use serde_json::{Value, json};
-
-pub fn team_ref(app: &App, id: &str, name: &str) -> Reference {
-    app.reference("team", "teams", id, name)
-}
-
-/// A team as a full object (for `include[]=teams`).
-pub fn team_object(app: &App, id: &str, name: &str) -> Value {
-    json!({
-        "id": id, "type": "team", "summary": name, "self": app.self_url("teams", id),
-        "html_url": app.html_url("teams", id), "name": name,
-    })
-}
-
-pub fn user_ref(app: &App, id: &str, name: Option<&str>) -> Reference {
-    app.reference("user", "users", id, name.unwrap_or(id))
-}
-
-/// A user as a full object (for `include[]=users|targets`); a reference when the user is unknown.
-pub async fn user_object(app: &App, id: &str) -> ApiResult<Value> {
-    Ok(match app.store.user_any(id).await? {
-        Some(u) => json!({
-            "id": u.id, "type": "user", "summary": u.name, "self": app.self_url("users", &u.id),
-            "html_url": app.html_url("users", &u.id), "name": u.name, "email": u.email, "time_zone": u.time_zone,
-            "color": u.color, "role": u.role, "description": u.description, "job_title": u.job_title,
-            "avatar_url": u.avatar_url,
-        }),
-        None => to_value(user_ref(app, id, None)),
-    })
-}
-
-pub fn to_value<T: serde::Serialize>(v: T) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
-}
+use crate::render::IdRef;
+use crate::state::App;
 
 /// `sort_by=name`, `name:asc` or `name:desc`; true for descending.
 pub fn sort_descending(params: &Params) -> ApiResult<bool> {

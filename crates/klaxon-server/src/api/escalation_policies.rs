@@ -3,13 +3,12 @@
 //! `escalation_rule_assignment_strategy` is accepted as `{"type": …}` or a plain string and always
 //! rendered as the object. Schedule targets are stored without checking (schedules come later).
 
-use super::config_common::{
-    check, resolve_teams, sort_descending, team_object, team_ref, to_value, user_object, user_ref,
-};
-use crate::app::App;
+use super::config_common::{check, resolve_teams, sort_descending};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Auth, JsonBody, Params, Patch};
+use crate::render::escalation_policies::{PolicyIncludes, PolicyOut, render_policy};
 use crate::render::{IdRef, Pagination};
+use crate::state::App;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -75,42 +74,6 @@ pub struct TargetInput {
     pub kind: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct AssignmentStrategy {
-    #[serde(rename = "type")]
-    pub kind: String,
-}
-
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct RuleOut {
-    pub id: String,
-    pub escalation_delay_in_minutes: i32,
-    /// References (`user_reference`, `schedule_reference`), or full objects with `include[]=targets`.
-    #[schema(value_type = Vec<Object>)]
-    pub targets: Vec<Value>,
-    pub escalation_rule_assignment_strategy: AssignmentStrategy,
-}
-
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct PolicyOut {
-    pub id: String,
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub summary: String,
-    #[serde(rename = "self")]
-    pub self_url: String,
-    pub html_url: Option<String>,
-    pub name: String,
-    pub description: Option<String>,
-    pub num_loops: i32,
-    pub on_call_handoff_notifications: String,
-    pub escalation_rules: Vec<RuleOut>,
-    #[schema(value_type = Vec<Object>)]
-    pub services: Vec<Value>,
-    #[schema(value_type = Vec<Object>)]
-    pub teams: Vec<Value>,
-}
-
 #[derive(Serialize, ToSchema)]
 pub struct PolicyResponse {
     pub escalation_policy: PolicyOut,
@@ -123,14 +86,6 @@ pub struct PolicyList {
     pub pagination: Pagination,
 }
 
-/// What `include[]` asks to expand.
-#[derive(Clone, Copy, Default)]
-pub struct PolicyIncludes {
-    pub services: bool,
-    pub teams: bool,
-    pub targets: bool,
-}
-
 impl PolicyIncludes {
     fn from(params: &Params) -> ApiResult<Self> {
         params.check_includes(&["services", "teams", "targets", "escalation_rule_assignment_strategies"])?;
@@ -140,62 +95,6 @@ impl PolicyIncludes {
             targets: params.includes("targets"),
         })
     }
-}
-
-/// Renders a policy; `include` expands services, teams and targets into full objects.
-pub async fn render_policy(app: &App, p: EscalationPolicy, include: PolicyIncludes) -> ApiResult<PolicyOut> {
-    let mut rules = Vec::with_capacity(p.rules.len());
-    for rule in p.rules {
-        let mut targets = Vec::with_capacity(rule.targets.len());
-        for t in &rule.targets {
-            let value = if t.target_type == "user" {
-                if include.targets {
-                    user_object(app, &t.target_id).await?
-                } else {
-                    to_value(user_ref(app, &t.target_id, t.user_name.as_deref()))
-                }
-            } else {
-                to_value(app.reference("schedule", "schedules", &t.target_id, t.target_id.clone()))
-            };
-            targets.push(value);
-        }
-        rules.push(RuleOut {
-            id: rule.row.id,
-            escalation_delay_in_minutes: rule.row.escalation_delay_in_minutes,
-            targets,
-            escalation_rule_assignment_strategy: AssignmentStrategy { kind: rule.row.assignment_strategy },
-        });
-    }
-    let mut services = Vec::with_capacity(p.services.len());
-    for (id, name) in &p.services {
-        if include.services
-            && let Some(s) = app.store.service(id, true, app.now_ms()).await?
-        {
-            services.push(to_value(super::services::render_service(app, s, Default::default()).await?));
-            continue;
-        }
-        services.push(to_value(app.reference("service", "services", id, name.clone())));
-    }
-    let teams = p
-        .teams
-        .iter()
-        .map(|(id, name)| if include.teams { team_object(app, id, name) } else { to_value(team_ref(app, id, name)) })
-        .collect();
-    let row = p.row;
-    Ok(PolicyOut {
-        self_url: app.self_url("escalation_policies", &row.id),
-        html_url: Some(app.html_url("escalation_policies", &row.id)),
-        kind: "escalation_policy",
-        summary: row.name.clone(),
-        id: row.id,
-        name: row.name,
-        description: row.description,
-        num_loops: row.num_loops,
-        on_call_handoff_notifications: row.on_call_handoff_notifications,
-        escalation_rules: rules,
-        services,
-        teams,
-    })
 }
 
 /// The strategy sent as an object or a string, or the error line.

@@ -3,11 +3,11 @@
 //! be after the start and in the future. Deleting a future window removes it, an ongoing one ends now,
 //! and a past one is refused with code 5003.
 
-use super::config_common::{check, team_object, team_ref, to_value, type_is, user_object, user_ref};
-use crate::app::App;
+use super::config_common::{check, type_is};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Auth, JsonBody, Params, Patch};
-use crate::render::{IdRef, Pagination, time};
+use crate::render::{IdRef, Pagination, team_object, team_ref, time, to_value, user_object, user_ref};
+use crate::state::App;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -107,7 +107,7 @@ async fn render(app: &App, w: MaintenanceWindow, include: WindowIncludes) -> Api
         if include.services
             && let Some(s) = app.store.service(id, true, app.now_ms()).await?
         {
-            services.push(to_value(super::services::render_service(app, s, Default::default()).await?));
+            services.push(to_value(crate::render::services::render_service(app, s, Default::default()).await?));
             continue;
         }
         services.push(to_value(app.reference("service", "services", id, name.clone())));

@@ -1,9 +1,9 @@
 //! `GET /priorities`: the installation's incident priorities, most severe first (P1–P5 are seeded).
 
-use crate::app::App;
 use crate::error::ApiResult;
 use crate::extract::{Auth, Params};
 use crate::render::Pagination;
+use crate::state::App;
 use axum::Json;
 use axum::extract::State;
 use klaxon_core::page::split_page;

@@ -1,11 +1,12 @@
 //! Teams: `/teams`, `/teams/{id}`, `/teams/{id}/members`, `/teams/{id}/users/{user_id}` and
 //! `/teams/{id}/escalation_policies/{escalation_policy_id}` (PagerDuty REST API v2 shapes).
 
-use crate::api::users::{UserIncludes, render_user, user_reference};
-use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Auth, JsonBody, Params, Patch, decode_json, read_body};
-use crate::render::{IdRef, Pagination, Reference};
+use crate::render::teams::{Team, render_team};
+use crate::render::users::{UserIncludes, render_user, user_reference};
+use crate::render::{IdRef, Pagination};
+use crate::state::App;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -25,22 +26,6 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(list_members))
         .routes(routes!(add_member, remove_member))
         .routes(routes!(add_escalation_policy, remove_escalation_policy))
-}
-
-/// A team (`type: "team"`).
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct Team {
-    pub id: String,
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub summary: String,
-    #[serde(rename = "self")]
-    pub self_url: String,
-    pub html_url: Option<String>,
-    pub name: String,
-    pub description: Option<String>,
-    pub default_role: String,
-    pub parent: Option<Reference>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -68,30 +53,6 @@ pub struct MemberList {
     pub members: Vec<Member>,
     #[serde(flatten)]
     pub pagination: Pagination,
-}
-
-/// A team reference (`team_reference`).
-pub fn team_reference(app: &App, team: &TeamRow) -> Reference {
-    app.reference("team", "teams", &team.id, team.name.clone())
-}
-
-/// A team with its parent as a reference.
-pub async fn render_team(app: &App, team: TeamRow) -> ApiResult<Team> {
-    let parent = match &team.parent_id {
-        Some(parent_id) => app.store.team_any(parent_id).await?.map(|p| team_reference(app, &p)),
-        None => None,
-    };
-    Ok(Team {
-        kind: "team",
-        summary: team.name.clone(),
-        self_url: app.self_url("teams", &team.id),
-        html_url: Some(app.html_url("teams", &team.id)),
-        id: team.id,
-        name: team.name,
-        description: team.description,
-        default_role: team.default_role,
-        parent,
-    })
 }
 
 /// The writable fields of a team. Unknown and read-only fields are ignored.

@@ -17,19 +17,20 @@
 //! both after each full batch), new events are refused until it catches up, so the time from a 202 to the
 //! incident stays bounded under overload instead of growing with the backlog.
 //!
-//! Routing keys are resolved through a small in-memory cache ([`ROUTE_TTL`]): a new integration is
+//! Routing keys are resolved through a small in-memory cache ([`ROUTE_TTL`], measured on the injected
+//! clock's monotonic reading, so tests expire it with a `ManualClock`): a new integration is
 //! usable at once (unknown keys are cached only briefly), while a deleted integration, or a changed rate
 //! limit, may still be honoured for up to that long on each node.
 
-use crate::app::App;
 use crate::events::ratelimit::RateLimiter;
+use crate::state::App;
 use klaxon_store::events::{InboxItem, IntegrationRoute};
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 /// Most events committed in one transaction.
@@ -71,7 +72,8 @@ pub struct Ingest {
     lag_gauge: Gauge,
     tx: mpsc::Sender<Pending>,
     rx: Mutex<Option<mpsc::Receiver<Pending>>>,
-    routes: Mutex<HashMap<String, (Option<IntegrationRoute>, Instant)>>,
+    /// Each key's route (None: unknown) and the monotonic reading when it was looked up.
+    routes: Mutex<HashMap<String, (Option<IntegrationRoute>, Duration)>>,
     pub limiter: RateLimiter,
     /// Woken after every commit of alert events; the processor waits on it (and also polls).
     pub wakeup: Arc<Notify>,
@@ -114,20 +116,22 @@ impl Ingest {
     /// Resolves a routing key, through the cache.
     pub async fn route(&self, app: &App, key: &str) -> Result<Option<IntegrationRoute>, klaxon_store::StoreError> {
         {
+            let now = app.clock.monotonic();
             let routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
             if let Some((route, at)) = routes.get(key) {
                 let ttl = if route.is_some() { ROUTE_TTL } else { UNKNOWN_ROUTE_TTL };
-                if at.elapsed() < ttl {
+                if now.saturating_sub(*at) < ttl {
                     return Ok(route.clone());
                 }
             }
         }
         let route = app.store.integration_route(key).await?;
+        let looked_up = app.clock.monotonic();
         let mut routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
         if routes.len() >= ROUTE_CACHE_MAX {
             routes.clear();
         }
-        routes.insert(key.to_string(), (route.clone(), Instant::now()));
+        routes.insert(key.to_string(), (route.clone(), looked_up));
         Ok(route)
     }
 
@@ -212,10 +216,10 @@ async fn run_writer(app: App, mut rx: mpsc::Receiver<Pending>) {
 async fn commit(app: &App, batch: Vec<Pending>) {
     let (items, senders): (Vec<InboxItem>, Vec<_>) = batch.into_iter().map(|p| (p.item, p.done)).unzip();
     let now = app.now_ms();
-    let started = Instant::now();
+    let started = app.clock.monotonic();
     let result = app.store.accept_events(&items, now).await;
     app.events.batch_size.observe(items.len() as f64);
-    app.events.commit_seconds.observe(started.elapsed().as_secs_f64());
+    app.events.commit_seconds.observe(app.clock.monotonic().saturating_sub(started).as_secs_f64());
     let mut wake = false;
     match result {
         Ok(backlog) => {

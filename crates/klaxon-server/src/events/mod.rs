@@ -20,8 +20,8 @@ pub mod ingest;
 pub mod processor;
 pub mod ratelimit;
 
-use crate::app::App;
 use crate::extract::MAX_BODY_BYTES;
+use crate::state::App;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -31,7 +31,6 @@ use ingest::AcceptError;
 use klaxon_core::events::{self, EventRejection};
 use klaxon_store::events::{InboxItem, IntegrationRoute};
 use serde::Serialize;
-use serde_json::Value;
 use std::time::Duration;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -176,16 +175,23 @@ async fn read_limited(body: Body) -> Result<bytes::Bytes, Failure> {
     let mut buf = bytes::BytesMut::new();
     let mut too_large = false;
     let mut drained = 0usize;
-    let deadline = tokio::time::Instant::now() + DRAIN_LIMIT_TIME;
+    // An I/O deadline for the whole body, on tokio's timer (not a clock read of ours).
+    let deadline = tokio::time::sleep(DRAIN_LIMIT_TIME);
+    tokio::pin!(deadline);
     loop {
-        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+        let frame = tokio::select! {
+            biased; // Like `timeout`: a frame that is ready wins over the deadline.
+            frame = body.frame() => Ok(frame),
+            () = &mut deadline => Err(()),
+        };
+        let frame = match frame {
             Ok(Some(Ok(frame))) => frame,
             Ok(Some(Err(_))) => {
                 return Err(Failure::invalid(vec!["The request body could not be read".into()]));
             }
             Ok(None) => break,
-            Err(_) if too_large => break,
-            Err(_) => return Err(Failure::invalid(vec!["The request body could not be read in time".into()])),
+            Err(()) if too_large => break,
+            Err(()) => return Err(Failure::invalid(vec!["The request body could not be read in time".into()])),
         };
         let Ok(data) = frame.into_data() else { continue };
         if too_large {
@@ -221,7 +227,7 @@ async fn admit(app: &App, api: Api, key: &str) -> Result<IntegrationRoute, Failu
             return Err(Failure::unavailable());
         }
     };
-    if let Err(retry_after) = app.events.limiter.check(key, app.events.limit_for(&route)) {
+    if let Err(retry_after) = app.events.limiter.check(key, app.events.limit_for(&route), app.clock.monotonic()) {
         return Err(Failure::throttled(api, retry_after, "rate_limited"));
     }
     Ok(route)
@@ -341,9 +347,4 @@ pub async fn create_event_v1(State(app): State<App>, body: Body) -> Response {
         }
         Err(f) => f.into_response(&app),
     }
-}
-
-/// Renders stored JSON text, or null.
-pub(crate) fn json_or_null(text: Option<&str>) -> Value {
-    text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null)
 }

@@ -12,7 +12,7 @@
 //! diagnostics; their effects live on in alerts, incidents and log entries) and change events
 //! [`CHANGE_EVENT_RETENTION_DAYS`] days, as on PagerDuty.
 
-use crate::app::App;
+use crate::state::App;
 use std::time::Duration;
 
 /// Rows applied per transaction.
@@ -50,13 +50,15 @@ pub fn spawn(app: &App) -> tokio::task::JoinHandle<()> {
 async fn run(app: App) {
     let wakeup = app.events.wakeup.clone();
     let mut single_failures = 0u32;
-    let mut last_prune: Option<std::time::Instant> = None;
+    // Monotonic reading (`app.clock.monotonic()`) of the last prune.
+    let mut last_prune: Option<Duration> = None;
     loop {
         if app.shutdown.is_cancelled() {
             break;
         }
-        if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
-            last_prune = Some(std::time::Instant::now());
+        let monotonic = app.clock.monotonic();
+        if last_prune.is_none_or(|at| monotonic.saturating_sub(at) >= PRUNE_EVERY) {
+            last_prune = Some(monotonic);
             let now = app.now_ms();
             let (inbox, changes) = (now - INBOX_RETENTION_DAYS * DAY_MS, now - CHANGE_EVENT_RETENTION_DAYS * DAY_MS);
             match app.store.prune_events(inbox, changes).await {

@@ -325,7 +325,7 @@ async fn fetch_all<T>(tx: &mut Tx<'_>, statement: &Statement) -> Result<Vec<T>>
 where
     T: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
 {
-    let mut qb = statement.multi_row_builders().pop().expect("a one-row statement builds one query");
+    let mut qb = statement.query_builder();
     Ok(qb.build_query_as::<T>().persistent(true).fetch_all(&mut **tx).await?)
 }
 

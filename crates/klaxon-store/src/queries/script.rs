@@ -118,38 +118,46 @@ impl Statement {
     pub fn multi_row_builders(&self) -> Vec<QueryBuilder<Db>> {
         let per_row = self.rows.first().map_or(1, Vec::len).max(1);
         let chunk_rows = (MAX_PARAMS / per_row).max(1);
-        let mut builders = Vec::new();
-        for chunk in self.rows.chunks(chunk_rows) {
-            let mut qb = QueryBuilder::<Db>::new(&self.head);
-            match &self.shape {
-                Shape::Insert { .. } => qb.push(" VALUES "),
-                Shape::UpdateFrom { .. } => qb.push(" FROM (VALUES "),
-                Shape::In => qb.push("("),
-                Shape::Plain => &mut qb,
-            };
-            for (i, values) in chunk.iter().enumerate() {
-                if i > 0 {
-                    qb.push(", ");
-                }
-                match self.shape {
-                    Shape::In => push_args(&mut qb, &[Piece::Param], values),
-                    Shape::Plain => push_args(&mut qb, &self.row, values),
-                    _ => {
-                        qb.push("(");
-                        push_args(&mut qb, &self.row, values);
-                        qb.push(")");
-                    }
+        self.rows.chunks(chunk_rows).map(|chunk| self.builder_for(chunk)).collect()
+    }
+
+    /// The statement over all its rows as one query, built for sqlx (a one-row statement, e.g. a fact
+    /// query from [`Script::single`]; a statement of many rows may pass the parameter limit).
+    #[allow(dead_code)]
+    pub fn query_builder(&self) -> QueryBuilder<Db> {
+        self.builder_for(&self.rows)
+    }
+
+    #[allow(dead_code)]
+    fn builder_for(&self, chunk: &[Vec<Arg>]) -> QueryBuilder<Db> {
+        let mut qb = QueryBuilder::<Db>::new(&self.head);
+        match &self.shape {
+            Shape::Insert { .. } => qb.push(" VALUES "),
+            Shape::UpdateFrom { .. } => qb.push(" FROM (VALUES "),
+            Shape::In => qb.push("("),
+            Shape::Plain => &mut qb,
+        };
+        for (i, values) in chunk.iter().enumerate() {
+            if i > 0 {
+                qb.push(", ");
+            }
+            match self.shape {
+                Shape::In => push_args(&mut qb, &[Piece::Param], values),
+                Shape::Plain => push_args(&mut qb, &self.row, values),
+                _ => {
+                    qb.push("(");
+                    push_args(&mut qb, &self.row, values);
+                    qb.push(")");
                 }
             }
-            match &self.shape {
-                Shape::Insert { tail } => qb.push(tail),
-                Shape::UpdateFrom { tail } => qb.push(") AS v ").push(tail),
-                Shape::In => qb.push(")"),
-                Shape::Plain => &mut qb,
-            };
-            builders.push(qb);
         }
-        builders
+        match &self.shape {
+            Shape::Insert { tail } => qb.push(tail),
+            Shape::UpdateFrom { tail } => qb.push(") AS v ").push(tail),
+            Shape::In => qb.push(")"),
+            Shape::Plain => &mut qb,
+        };
+        qb
     }
 }
 
@@ -242,18 +250,16 @@ pub struct Script {
 impl Script {
     /// `<head><sql and values>`: one statement, completed through the answered builder.
     pub fn statement(&mut self, head: &str, build: impl FnOnce(&mut RowBuilder<'_>)) {
-        let mut row = Vec::new();
-        let mut b = RowBuilder { template: Some(&mut row), values: Vec::new(), separated: false, empty: true };
-        build(&mut b);
-        let values = b.values;
-        self.statements.push(Statement { head: head.to_string(), shape: Shape::Plain, row, rows: vec![values] });
+        self.statements.push(Self::single(head, build));
     }
 
     /// A statement of its own (not part of a script), e.g. a query: `<head><sql and values>`.
     pub fn single(head: &str, build: impl FnOnce(&mut RowBuilder<'_>)) -> Statement {
-        let mut script = Script::default();
-        script.statement(head, build);
-        script.statements.pop().expect("statement() adds one")
+        let mut row = Vec::new();
+        let mut b = RowBuilder { template: Some(&mut row), values: Vec::new(), separated: false, empty: true };
+        build(&mut b);
+        let values = b.values;
+        Statement { head: head.to_string(), shape: Shape::Plain, row, rows: vec![values] }
     }
 
     /// `INSERT INTO … VALUES (…), (…) <tail>` over `rows`.

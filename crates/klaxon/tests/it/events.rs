@@ -424,6 +424,44 @@ async fn an_exhausted_rate_limit_answers_403_on_v1() {
 }
 
 #[tokio::test]
+async fn a_rate_limited_key_is_let_through_again_as_the_manual_clock_refills_its_bucket() {
+    let server = TestServer::start_with_clock("2026-01-01T00:00:00Z".parse().unwrap()).await;
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
+    testing::fixture_integration_rate_limit(&server.store, &seeded.integration_id, Some(2)).await.unwrap();
+    assert_eq!(server.enqueue(v2_trigger(&seeded.integration_key, "a")).await.0, 202);
+    assert_eq!(server.enqueue(v2_trigger(&seeded.integration_key, "b")).await.0, 202);
+    let retry_after =
+        |response: &reqwest::Response| -> u64 { response.headers()["retry-after"].to_str().unwrap().parse().unwrap() };
+    let send = || server.anon(reqwest::Method::POST, "/v2/enqueue").json(&v2_trigger(&seeded.integration_key, "c"));
+    let response = send().send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 429);
+    assert_eq!(retry_after(&response), 30, "2 a minute: the next token comes 30 s later");
+    // No real time passes in this test: only the manual clock refills the bucket.
+    server.advance_secs(29);
+    let response = send().send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 429);
+    assert_eq!(retry_after(&response), 1);
+    server.advance_secs(1);
+    assert_eq!(server.enqueue(v2_trigger(&seeded.integration_key, "c")).await.0, 202);
+    assert_eq!(server.enqueue(v2_trigger(&seeded.integration_key, "d")).await.0, 429);
+}
+
+#[tokio::test]
+async fn a_deleted_integrations_key_works_until_its_cache_entry_expires_on_the_manual_clock() {
+    let server = TestServer::start_with_clock("2026-01-01T00:00:00Z".parse().unwrap()).await;
+    let seeded = server.seed_for_events(SeedOptions::default()).await;
+    assert_eq!(server.enqueue(v2_trigger(&seeded.integration_key, "a")).await.0, 202, "caches the route");
+    server.store.delete_integration(&seeded.service_id, &seeded.integration_id, server.app.now_ms()).await.unwrap();
+    let ttl_secs = i64::try_from(klaxon_server::events::ingest::ROUTE_TTL.as_secs()).unwrap();
+    server.advance_secs(ttl_secs - 1);
+    assert_eq!(server.enqueue(v2_trigger(&seeded.integration_key, "b")).await.0, 202, "still cached");
+    server.advance_secs(1);
+    let (status, body) = server.enqueue(v2_trigger(&seeded.integration_key, "c")).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(errors(&body), ["Invalid routing key"]);
+}
+
+#[tokio::test]
 async fn a_body_over_512_kb_is_a_413_in_the_events_shape() {
     let server = TestServer::start().await;
     let seeded = server.seed_for_events(SeedOptions::default()).await;

@@ -2,6 +2,11 @@
 //! Every test starts a real server on an ephemeral port with its own temporary data: SQLite by default,
 //! PostgreSQL when `KLAXON_TEST_BACKEND=postgres` (the README's test command runs the suite both ways).
 
+// Test support outside #[test] functions (common.rs, per-module helpers) may panic: a failed setup is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+// The suite drives real servers and child processes, whose waits and deadlines need real time.
+#![allow(clippy::disallowed_methods)]
+
 mod binary;
 mod common;
 

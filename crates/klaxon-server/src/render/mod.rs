@@ -1,10 +1,23 @@
-//! Shapes shared by every response: references (`{id, type, summary, self, html_url}`), pagination
-//! fields, and instants. `self` and `html_url` are absolute URLs under the configured public URL,
-//! because real clients refuse to follow links outside their base URL.
+//! Shared rendering: the response shapes that more than one handler module renders. Here: references
+//! (`{id, type, summary, self, html_url}`), pagination fields, instants, team and user objects, stored
+//! JSON; in the submodules, the full resources other resources embed (users, teams, services,
+//! escalation policies, vendors). `self` and `html_url` are absolute URLs under the configured public
+//! URL, because real clients refuse to follow links outside their base URL.
+//!
+//! Handler modules import from here, never from each other (`tests/layers.rs` checks it); this module
+//! depends on the state and the store's rows, never on a handler.
 
-use crate::app::App;
+pub mod escalation_policies;
+pub mod services;
+pub mod teams;
+pub mod users;
+pub mod vendors;
+
+use crate::error::ApiResult;
+use crate::state::App;
 use klaxon_core::page::PageRequest;
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 /// A pointer to another resource. `type` is `<kind>_reference`.
@@ -73,4 +86,42 @@ pub struct IdRef {
     pub id: String,
     #[serde(rename = "type", default)]
     pub kind: Option<String>,
+}
+
+pub fn team_ref(app: &App, id: &str, name: &str) -> Reference {
+    app.reference("team", "teams", id, name)
+}
+
+/// A team as a full object (for `include[]=teams`).
+pub fn team_object(app: &App, id: &str, name: &str) -> Value {
+    json!({
+        "id": id, "type": "team", "summary": name, "self": app.self_url("teams", id),
+        "html_url": app.html_url("teams", id), "name": name,
+    })
+}
+
+pub fn user_ref(app: &App, id: &str, name: Option<&str>) -> Reference {
+    app.reference("user", "users", id, name.unwrap_or(id))
+}
+
+/// A user as a full object (for `include[]=users|targets`); a reference when the user is unknown.
+pub async fn user_object(app: &App, id: &str) -> ApiResult<Value> {
+    Ok(match app.store.user_any(id).await? {
+        Some(u) => json!({
+            "id": u.id, "type": "user", "summary": u.name, "self": app.self_url("users", &u.id),
+            "html_url": app.html_url("users", &u.id), "name": u.name, "email": u.email, "time_zone": u.time_zone,
+            "color": u.color, "role": u.role, "description": u.description, "job_title": u.job_title,
+            "avatar_url": u.avatar_url,
+        }),
+        None => to_value(user_ref(app, id, None)),
+    })
+}
+
+pub fn to_value<T: serde::Serialize>(v: T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+/// Renders stored JSON text, or null.
+pub fn json_or_null(text: Option<&str>) -> Value {
+    text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null)
 }
