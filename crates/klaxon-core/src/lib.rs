@@ -8,6 +8,7 @@ pub mod alert_batch;
 pub mod clock;
 pub mod events;
 pub mod incident;
+pub mod jobs;
 pub mod page;
 pub mod role;
 pub mod time;
