@@ -1,9 +1,10 @@
 //! The incident state changes that the service timers perform when their jobs come due:
 //! the acknowledgement timeout (an acknowledged incident returns to triggered) and auto-resolve.
 //!
-//! Each runs in one write transaction that first takes the job's lease off the table
-//! (`queries::jobs::take_lease`): if the worker no longer holds it (the job was rescheduled by a re-ack or
-//! a snooze, or another worker claimed it after the lease expired) nothing happens. Then the incident's
+//! Each runs in one write transaction that first finishes its job as done
+//! (`queries::jobs::finish_in_tx`, only while the worker holds the lease): if the worker no longer holds
+//! it (the job was moved by a re-ack or a snooze, cancelled, or claimed by another worker after the lease
+//! expired) nothing happens. Then the incident's
 //! state is re-checked by a conditional update, so firing twice, or firing on an incident that changed
 //! meanwhile, is harmless.
 

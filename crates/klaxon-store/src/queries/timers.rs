@@ -1,7 +1,8 @@
 //! SQL for the incident state changes the service timers perform (see `crate::timers`).
 
-use super::jobs::{Tx, incident_status_changed, take_lease};
+use super::jobs::{Tx, finish_in_tx, incident_status_changed};
 use super::{Db, Pools, begin_write};
+use crate::jobs::Resolution;
 use crate::timers::{IncidentTimerState, TimerLogEntry, TimerOutcome};
 use crate::{Result, ids};
 
@@ -9,7 +10,7 @@ const TIMEOUT_CHANNEL: &str = r#"{"type":"timeout"}"#;
 
 pub async fn ack_timeout(p: &Pools, job_id: &str, owner: &str, incident_id: &str, now: i64) -> Result<TimerOutcome> {
     let mut tx = begin_write(p).await?;
-    if !take_lease(&mut tx, job_id, owner).await? {
+    if !finish_in_tx(&mut tx, job_id, owner, &Resolution::Done, now).await? {
         tx.rollback().await?;
         return Ok(TimerOutcome::LeaseLost);
     }
@@ -41,7 +42,7 @@ pub async fn ack_timeout(p: &Pools, job_id: &str, owner: &str, incident_id: &str
 
 pub async fn auto_resolve(p: &Pools, job_id: &str, owner: &str, incident_id: &str, now: i64) -> Result<TimerOutcome> {
     let mut tx = begin_write(p).await?;
-    if !take_lease(&mut tx, job_id, owner).await? {
+    if !finish_in_tx(&mut tx, job_id, owner, &Resolution::Done, now).await? {
         tx.rollback().await?;
         return Ok(TimerOutcome::LeaseLost);
     }

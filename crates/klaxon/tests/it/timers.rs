@@ -197,7 +197,11 @@ async fn a_timer_moved_while_its_run_was_in_flight_is_not_applied_by_the_stale_r
     let (server, seeded) = setup(Some(600), None).await;
     let incident = seed_incident(&server.store, &seeded, "acknowledged", server.app.now_ms()).await.unwrap();
     server.advance_secs(600);
-    let claimed = server.store.claim_due_jobs("worker-a", server.app.now_ms(), 60_000, 10).await.unwrap();
+    let claimed = server
+        .store
+        .claim_due_jobs(kinds::INCIDENT_TIMERS_QUEUE, "worker-a", server.app.now_ms(), 60_000, 10)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1);
     // Meanwhile the incident is acknowledged again, which moves the timer.
     server.store.sync_incident_timers(&incident, "acknowledged", server.app.now_ms()).await.unwrap();
@@ -230,4 +234,54 @@ async fn an_auto_resolve_timeout_of_zero_never_fires() {
     server.advance_secs(365 * 24 * 3600);
     server.run_jobs().await;
     assert_eq!(status(&server, &incident).await, "triggered");
+}
+
+#[tokio::test]
+async fn moving_a_timer_keeps_its_id_and_its_attempt_count() {
+    let (server, seeded) = setup(Some(600), None).await;
+    let incident = seed_incident(&server.store, &seeded, "acknowledged", server.app.now_ms()).await.unwrap();
+    let before = server.store.job_by_key(&ack_key(&incident)).await.unwrap().expect("ack timer");
+    // A worker claims it at its due time (the manual clock stays before it) ...
+    let due = server.app.now_ms() + 600_000;
+    server.store.claim_due_jobs(kinds::INCIDENT_TIMERS_QUEUE, "worker-a", due, 60_000, 10).await.unwrap();
+    // ... and a re-acknowledgement moves it.
+    server.advance_secs(300);
+    server.store.sync_incident_timers(&incident, "acknowledged", server.app.now_ms()).await.unwrap();
+
+    let after = server.store.job_by_key(&ack_key(&incident)).await.unwrap().expect("ack timer");
+    assert_eq!(after.id, before.id);
+    assert_eq!(after.attempts, 1);
+    assert_eq!(after.due_at, server.app.now_ms() + 600_000);
+}
+
+#[tokio::test]
+async fn the_timers_are_jobs_of_their_own_queue_about_their_incident() {
+    let (server, seeded) = setup(Some(600), Some(3600)).await;
+    let incident = seed_incident(&server.store, &seeded, "triggered", server.app.now_ms()).await.unwrap();
+    server.store.sync_incident_timers(&incident, "acknowledged", server.app.now_ms()).await.unwrap();
+
+    let jobs = server.store.jobs_of_subject(&format!("incident:{incident}")).await.unwrap();
+    let mut kinds_found: Vec<_> = jobs.iter().map(|j| (j.kind.as_str(), j.queue.as_str())).collect();
+    kinds_found.sort();
+    assert_eq!(
+        kinds_found,
+        vec![(kinds::ACK_TIMEOUT, kinds::INCIDENT_TIMERS_QUEUE), (kinds::AUTO_RESOLVE, kinds::INCIDENT_TIMERS_QUEUE)]
+    );
+    for job in &jobs {
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&job.payload).unwrap(),
+            serde_json::json!({"incident_id": incident})
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_resolved_incidents_timers_are_kept_as_cancelled_jobs() {
+    let (server, seeded) = setup(Some(600), Some(3600)).await;
+    let incident = seed_incident(&server.store, &seeded, "acknowledged", server.app.now_ms()).await.unwrap();
+    server.store.sync_incident_timers(&incident, "resolved", server.app.now_ms()).await.unwrap();
+
+    let jobs = server.store.jobs_of_subject(&format!("incident:{incident}")).await.unwrap();
+    assert!(!jobs.is_empty());
+    assert!(jobs.iter().all(|j| j.status == "cancelled" && j.unique_key.is_none()), "{jobs:?}");
 }
