@@ -475,8 +475,9 @@ async fn run_one(app: App, owner: String, job: JobRow) {
         None => Err(format!("no handler is registered for job kind {:?}", job.kind)),
         Some(registered) => {
             let mut task = tokio::spawn((registered.handler)(app.clone(), job.clone()));
-            let mut renew =
-                tokio::time::interval_at(tokio::time::Instant::now() + settings.renew_every, settings.renew_every);
+            let mut renew = tokio::time::interval(settings.renew_every);
+            // The first renewal one period from now, not at once.
+            renew.reset();
             let timeout = tokio::time::sleep(HANDLER_TIMEOUT);
             tokio::pin!(timeout);
             loop {
