@@ -145,7 +145,7 @@ pub fn legacy_spec(kind: &str, unique_key: Option<&str>, payload: &serde_json::V
 pub type JobWakeup = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// A PostgreSQL `LISTEN klaxon_jobs` connection: each notification names the queue of a job scheduled due
-/// now, on any node.
+/// now, on any node. It holds one connection of the pool while it lives.
 pub struct JobListener(sqlx::postgres::PgListener);
 
 /// The notification channel of job wake-ups on PostgreSQL.
