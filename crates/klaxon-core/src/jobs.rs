@@ -250,4 +250,14 @@ mod tests {
         assert_eq!(retry(1), Resolution::RetryAt { at: NOW + 1_000, error: "503".into() });
         assert_eq!(retry(2), Resolution::Failed("503 (gave up after 2 attempts)".into()));
     }
+
+    #[test]
+    fn a_retry_carries_the_handlers_retry_after_into_the_decision() {
+        let p = policy(&[1_000]);
+        let outcome = JobOutcome::Retry { at: Some(NOW + 90_000), reason: "429".into() };
+        assert_eq!(
+            resolve(outcome, &p, 1, NO_JITTER, 0, NOW),
+            Resolution::RetryAt { at: NOW + 90_000, error: "429".into() }
+        );
+    }
 }
