@@ -178,6 +178,8 @@ pub struct Effects {
     pub log_entries: Vec<LogEffect>,
     /// The last change per kind wins.
     pub timers: Vec<(TimerKind, TimerChange)>,
+    /// Every job about the incident ends (its timers, and later its escalations and notifications).
+    pub cancel_jobs: bool,
 }
 
 impl Effects {
@@ -203,6 +205,7 @@ impl Effects {
         take!(status, merged_into, title, priority, urgency, conference, escalation_policy_id, escalation_level);
         take!(assigned_via, assignees, move_alerts_to, note);
         self.reopened |= later.reopened;
+        self.cancel_jobs |= later.cancel_jobs;
         self.resolve_open_alerts |= later.resolve_open_alerts;
         self.acknowledgements.extend(later.acknowledgements);
         self.log_entries.extend(later.log_entries);
@@ -541,6 +544,7 @@ fn resolve(_s: &IncidentState, actor: &Actor, resolution: Option<String>, _now: 
     e.assignees = Some(vec![]);
     e.acknowledgements.push(AckChange::ClearAll);
     e.resolve_open_alerts = true;
+    e.cancel_jobs = true;
     e.timer(TimerKind::AcknowledgementTimeout, TimerChange::Cancel);
     e.timer(TimerKind::AutoResolve, TimerChange::Cancel);
     let mut entry = LogEffect::new(LogKind::Resolve, format!("Resolved {}", by(actor)));

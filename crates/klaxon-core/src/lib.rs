@@ -10,6 +10,7 @@ pub mod clock;
 pub mod command;
 pub mod events;
 pub mod incident;
+pub mod jobs;
 pub mod log_entry;
 pub mod page;
 pub mod role;

@@ -25,7 +25,7 @@ pub struct AppInner {
     /// Public base URL without a trailing slash.
     pub public_url: String,
     pub metrics: Metrics,
-    /// Durable job handlers and this node's lease-owner id.
+    /// The durable job runner: kinds and handlers, queues, this node's lease-owner id.
     pub jobs: crate::jobs::JobRunner,
     /// Cancelled when the server shuts down; background workers watch it.
     pub shutdown: CancellationToken,
@@ -82,12 +82,15 @@ impl AppBuilder {
     pub fn build(self) -> App {
         let metrics = Metrics::new();
         let events = crate::events::ingest::Ingest::new(self.events_rate_limit_per_minute, &metrics);
+        let jobs = crate::jobs::JobRunner::new();
+        // A job committed due now through this store wakes this runner at once (see `jobs.rs`).
+        self.store.set_job_wakeup(jobs.wakeup_hook());
         App(Arc::new(AppInner {
             store: self.store,
             clock: self.clock,
             public_url: self.public_url,
             metrics,
-            jobs: crate::jobs::JobRunner::new(),
+            jobs,
             shutdown: CancellationToken::new(),
             events,
         }))

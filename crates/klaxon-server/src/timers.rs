@@ -1,46 +1,60 @@
-//! Handlers for the service timers: `incident.ack_timeout` and `incident.auto_resolve` (scheduled by
-//! `queries::jobs::incident_status_changed`, and by snooze). Each re-checks the incident inside the
-//! transaction that applies it and completes its job there too, so a repeated or late run is harmless.
+//! The service timers as job kinds: [`AckTimeout`] (`incident.ack_timeout`) and [`AutoResolve`]
+//! (`incident.auto_resolve`), payload `{incident_id}`, queue `incident_timers`, subject `incident:<id>`
+//! (scheduled by `queries::jobs::incident_status_changed`, and by snooze). Each re-checks the incident
+//! inside the transaction that applies it and finishes its job there too (`queries::jobs::finish_in_tx`),
+//! so a repeated or late run is harmless and the runner has nothing left to record.
 
 use crate::app::App;
-use crate::jobs::{BoxError, Handler};
-use klaxon_store::jobs::{JobRow, kinds};
+use crate::jobs::{BoxError, Job, JobKind, JobRunner};
+use klaxon_core::jobs::JobOutcome;
+use klaxon_store::jobs::kinds;
 use klaxon_store::timers::TimerOutcome;
-use std::sync::Arc;
+use serde::{Deserialize, Serialize};
 
-/// Adds the timer handlers to the runner's table.
-pub(crate) fn register_handlers(register: &mut dyn FnMut(&str, Handler)) {
-    register(kinds::ACK_TIMEOUT, Arc::new(|app, job| Box::pin(ack_timeout(app, job))));
-    register(kinds::AUTO_RESOLVE, Arc::new(|app, job| Box::pin(auto_resolve(app, job))));
+/// The payload of both timers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentTimer {
+    pub incident_id: String,
 }
 
-fn incident_id(job: &JobRow) -> Result<String, BoxError> {
-    let payload: serde_json::Value = serde_json::from_str(&job.payload)?;
-    payload
-        .get("incident_id")
-        .and_then(serde_json::Value::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| format!("job {} has no incident_id in its payload", job.id).into())
+/// An acknowledged incident returns to triggered when its service's acknowledgement timeout passes.
+pub struct AckTimeout;
+
+impl JobKind for AckTimeout {
+    const NAME: &'static str = kinds::ACK_TIMEOUT;
+    const QUEUE: &'static str = kinds::INCIDENT_TIMERS_QUEUE;
+    type Payload = IncidentTimer;
 }
 
-fn owner(job: &JobRow) -> &str {
-    job.lease_owner.as_deref().unwrap_or_default()
+/// An open incident resolves when its service's auto-resolve timeout passes.
+pub struct AutoResolve;
+
+impl JobKind for AutoResolve {
+    const NAME: &'static str = kinds::AUTO_RESOLVE;
+    const QUEUE: &'static str = kinds::INCIDENT_TIMERS_QUEUE;
+    type Payload = IncidentTimer;
 }
 
-async fn ack_timeout(app: App, job: JobRow) -> Result<(), BoxError> {
-    let incident = incident_id(&job)?;
-    let outcome = app.store.fire_ack_timeout(&job.id, owner(&job), &incident, app.now_ms()).await?;
-    log(&job, &incident, outcome);
-    Ok(())
+/// Registers the timer kinds.
+pub(crate) fn register_kinds(runner: &JobRunner) {
+    runner.register_kind::<AckTimeout, _, _>(ack_timeout);
+    runner.register_kind::<AutoResolve, _, _>(auto_resolve);
 }
 
-async fn auto_resolve(app: App, job: JobRow) -> Result<(), BoxError> {
-    let incident = incident_id(&job)?;
-    let outcome = app.store.fire_auto_resolve(&job.id, owner(&job), &incident, app.now_ms()).await?;
-    log(&job, &incident, outcome);
-    Ok(())
+async fn ack_timeout(app: App, job: Job<IncidentTimer>) -> Result<JobOutcome, BoxError> {
+    let incident = &job.payload.incident_id;
+    let outcome = app.store.fire_ack_timeout(&job.id, &job.owner, incident, app.now_ms()).await?;
+    log(&job, outcome);
+    Ok(JobOutcome::Done)
 }
 
-fn log(job: &JobRow, incident: &str, outcome: TimerOutcome) {
-    tracing::debug!(job = %job.id, kind = %job.kind, incident, ?outcome, "timer fired");
+async fn auto_resolve(app: App, job: Job<IncidentTimer>) -> Result<JobOutcome, BoxError> {
+    let incident = &job.payload.incident_id;
+    let outcome = app.store.fire_auto_resolve(&job.id, &job.owner, incident, app.now_ms()).await?;
+    log(&job, outcome);
+    Ok(JobOutcome::Done)
+}
+
+fn log(job: &Job<IncidentTimer>, outcome: TimerOutcome) {
+    tracing::debug!(job = %job.id, kind = %job.kind, incident = %job.payload.incident_id, ?outcome, "timer fired");
 }

@@ -98,6 +98,8 @@ pub struct PoolStats {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) backend: std::sync::Arc<Backend>,
+    /// The job runner's wake-up hook (see `jobs.rs`), shared by the clones of this store.
+    pub(crate) job_wakeup: std::sync::Arc<std::sync::RwLock<Option<jobs::JobWakeup>>>,
 }
 
 /// Where the data lives: a SQLite file in a data directory, or a PostgreSQL URL.
@@ -115,7 +117,7 @@ impl Store {
             Location::SqliteDir(dir) => Backend::Sqlite(sqlite::open(dir).await?),
             Location::Postgres(url) => Backend::Postgres(postgres::open(url).await?),
         };
-        let store = Store { backend: std::sync::Arc::new(backend) };
+        let store = Store { backend: std::sync::Arc::new(backend), job_wakeup: Default::default() };
         match &*store.backend {
             Backend::Sqlite(p) => migrate::run(&p.write, &sqlite::MIGRATOR).await?,
             Backend::Postgres(p) => migrate::run(&p.write, &postgres::MIGRATOR).await?,

@@ -75,28 +75,47 @@ pub async fn run_script(tx: &mut sqlx::Transaction<'_, Db>, script: q::script::S
     Ok(())
 }
 
-/// Claims up to `limit` due jobs whose lease is free (see `queries::jobs::claim_due`). `FOR UPDATE SKIP
-/// LOCKED` lets several nodes claim at once without waiting on, or double-claiming, each other's rows.
+/// Claims up to `limit` due jobs of `queue` whose lease is free and that wait for no earlier job of their
+/// ordering key (see `queries::jobs::claim_due`). `FOR UPDATE SKIP LOCKED` lets several nodes claim at
+/// once without waiting on, or double-claiming, each other's rows; the outer conditions re-check a row
+/// that changed while this statement waited for it.
 pub async fn claim_due_jobs(
     tx: &mut sqlx::Transaction<'static, Db>,
+    queue: &str,
     owner: &str,
     now: i64,
     lease_until: i64,
     limit: i64,
 ) -> Result<Vec<crate::jobs::JobRow>> {
-    Ok(sqlx::query_as::<Db, crate::jobs::JobRow>(
-        "UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
-         WHERE id IN (SELECT id FROM jobs WHERE due_at <= $3 AND (lease_until IS NULL OR lease_until < $3)
-                      ORDER BY due_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
-           AND due_at <= $3 AND (lease_until IS NULL OR lease_until < $3)
-         RETURNING id, kind, unique_key, payload, due_at, lease_owner, lease_until, attempts, last_error, created_at",
-    )
-    .bind(owner)
-    .bind(lease_until)
-    .bind(now)
-    .bind(limit)
-    .fetch_all(&mut **tx)
-    .await?)
+    let sql = format!(
+        "UPDATE jobs SET status = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1
+         WHERE id IN (SELECT j.id FROM jobs j
+                      WHERE j.queue = $5 AND j.status IN ('scheduled', 'running', 'retrying') AND j.due_at <= $3
+                        AND (j.lease_until IS NULL OR j.lease_until < $3)
+                        AND (j.ordering_key IS NULL OR NOT EXISTS (
+                              SELECT 1 FROM jobs e WHERE e.ordering_key = j.ordering_key AND e.seq < j.seq
+                                AND e.status IN ('scheduled', 'running', 'retrying')))
+                      ORDER BY j.due_at, j.seq LIMIT $4 FOR UPDATE OF j SKIP LOCKED)
+           AND status IN ('scheduled', 'running', 'retrying') AND due_at <= $3
+           AND (lease_until IS NULL OR lease_until < $3)
+         RETURNING {}",
+        q::jobs::COLUMNS
+    );
+    Ok(sqlx::query_as::<Db, crate::jobs::JobRow>(sqlx::AssertSqlSafe(sql))
+        .bind(owner)
+        .bind(lease_until)
+        .bind(now)
+        .bind(limit)
+        .bind(queue)
+        .fetch_all(&mut **tx)
+        .await?)
+}
+
+/// Wakes every node's job listener for `queue` when the transaction commits (`LISTEN klaxon_jobs`).
+/// PostgreSQL folds identical notifications of one transaction into one.
+pub async fn notify_jobs(tx: &mut sqlx::Transaction<'_, Db>, queue: &str) -> Result<()> {
+    sqlx::query("SELECT pg_notify($1, $2)").bind(crate::jobs::NOTIFY_CHANNEL).bind(queue).execute(&mut **tx).await?;
+    Ok(())
 }
 
 #[path = "queries/mod.rs"]

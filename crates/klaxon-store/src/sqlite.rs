@@ -79,27 +79,43 @@ pub async fn run_script(tx: &mut sqlx::Transaction<'_, Db>, script: q::script::S
 /// on the write connection's own handle.
 pub use crate::sqlite_handle::accept_events;
 
-/// Claims up to `limit` due jobs whose lease is free (see `queries::jobs::claim_due`). SQLite has one
-/// writer, so the `BEGIN IMMEDIATE` transaction the caller holds is enough to make the claim exclusive.
+/// Claims up to `limit` due jobs of `queue` whose lease is free and that wait for no earlier job of their
+/// ordering key (see `queries::jobs::claim_due`). SQLite has one writer, so the `BEGIN IMMEDIATE`
+/// transaction the caller holds is enough to make the claim exclusive.
 pub async fn claim_due_jobs(
     tx: &mut sqlx::Transaction<'static, Db>,
+    queue: &str,
     owner: &str,
     now: i64,
     lease_until: i64,
     limit: i64,
 ) -> Result<Vec<crate::jobs::JobRow>> {
-    Ok(sqlx::query_as::<Db, crate::jobs::JobRow>(
-        "UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
-         WHERE id IN (SELECT id FROM jobs WHERE due_at <= $3 AND (lease_until IS NULL OR lease_until < $3)
-                      ORDER BY due_at, id LIMIT $4)
-         RETURNING id, kind, unique_key, payload, due_at, lease_owner, lease_until, attempts, last_error, created_at",
-    )
-    .bind(owner)
-    .bind(lease_until)
-    .bind(now)
-    .bind(limit)
-    .fetch_all(&mut **tx)
-    .await?)
+    let sql = format!(
+        "UPDATE jobs SET status = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1
+         WHERE id IN (SELECT j.id FROM jobs j
+                      WHERE j.queue = $5 AND j.status IN ('scheduled', 'running', 'retrying') AND j.due_at <= $3
+                        AND (j.lease_until IS NULL OR j.lease_until < $3)
+                        AND (j.ordering_key IS NULL OR NOT EXISTS (
+                              SELECT 1 FROM jobs e WHERE e.ordering_key = j.ordering_key AND e.seq < j.seq
+                                AND e.status IN ('scheduled', 'running', 'retrying')))
+                      ORDER BY j.due_at, j.seq LIMIT $4)
+         RETURNING {}",
+        q::jobs::COLUMNS
+    );
+    Ok(sqlx::query_as::<Db, crate::jobs::JobRow>(sqlx::AssertSqlSafe(sql))
+        .bind(owner)
+        .bind(lease_until)
+        .bind(now)
+        .bind(limit)
+        .bind(queue)
+        .fetch_all(&mut **tx)
+        .await?)
+}
+
+/// No cross-process notification on SQLite: one process owns the database, and `Store::schedule` wakes
+/// its runner in-process (see `crate::jobs`).
+pub async fn notify_jobs(_tx: &mut sqlx::Transaction<'_, Db>, _queue: &str) -> Result<()> {
+    Ok(())
 }
 
 #[path = "queries/mod.rs"]

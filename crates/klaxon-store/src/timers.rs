@@ -2,9 +2,10 @@
 //! the acknowledgement timeout (an acknowledged incident returns to triggered) and auto-resolve.
 //!
 //! Each is a command of the command layer (`Unacknowledge` and `Resolve`, by the service through the
-//! `timeout` channel), run in one write transaction that first takes the job's lease off the table
-//! (`queries::jobs::take_lease`): if the worker no longer holds it (the job was rescheduled by a re-ack or
-//! a snooze, or another worker claimed it after the lease expired) nothing happens. Then the rules decide
+//! `timeout` channel), run in one write transaction that first finishes its job as done
+//! (`queries::jobs::finish_in_tx`, only while the worker holds the lease): if the worker no longer holds
+//! it (the job was moved by a re-ack or a snooze, cancelled, or claimed by another worker after the lease
+//! expired) nothing happens. Then the rules decide
 //! against the incident's locked state, so firing twice, or firing on an incident that changed
 //! meanwhile, is harmless (the rule is broken, and the timer had nothing left to do).
 

@@ -86,3 +86,80 @@ async fn refuses_a_database_migrated_by_a_newer_klaxon() {
     assert!(message.contains("newer Klaxon"), "{message}");
     assert!(message.contains("999"), "{message}");
 }
+
+/// Applies the migrations before jobs v2 (0006) to an empty database, through a runtime migrator over
+/// copies of the rendered files.
+async fn migrate_to_v1_jobs<DB>(pool: &sqlx::Pool<DB>, backend: &str)
+where
+    DB: sqlx::Database,
+    <DB as sqlx::Database>::Connection: sqlx::migrate::Migrate,
+{
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
+    let dir = tempfile::tempdir().expect("temp dir");
+    for entry in std::fs::read_dir(&source).expect("migrations") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().expect("name").to_string_lossy().into_owned();
+        if name.as_str() < "0006" {
+            std::fs::copy(&path, dir.path().join(&name)).expect("copy");
+        }
+    }
+    let migrator = sqlx::migrate::Migrator::new(dir.path()).await.expect("migrator");
+    migrator.run(pool).await.expect("v1 migrations");
+}
+
+/// v1 rows: a scheduled ack timer, a parked job (due 9999-12-31), a leased job and a job that failed once.
+const V1_JOBS: &str = "INSERT INTO jobs (id, kind, unique_key, payload, due_at, lease_owner, lease_until, attempts,
+                                         last_error, created_at) VALUES
+    ('QTIMER', 'incident.ack_timeout', 'incident.ack_timeout:QINC1', '{\"incident_id\":\"QINC1\"}', 5000, NULL, NULL,
+     0, NULL, 1000),
+    ('QPARKED', 'test.kind', 'parked-key', '{}', 253402300799000, NULL, NULL, 10, 'it broke', 1001),
+    ('QLEASED', 'test.kind', NULL, '{}', 2000, 'node-x', 9000, 1, NULL, 1002),
+    ('QFAILED', 'test.kind', NULL, '{}', 3000, NULL, NULL, 1, 'once', 1003)";
+
+async fn check_v1_jobs_migrated(store: &Store) {
+    let job = |id: &'static str| async move { store.job_by_id(id).await.expect("read").expect("the job") };
+    let timer = job("QTIMER").await;
+    assert_eq!(
+        (timer.status.as_str(), timer.queue.as_str(), timer.subject.as_deref(), timer.unique_key.as_deref()),
+        ("scheduled", "incident_timers", Some("incident:QINC1"), Some("incident.ack_timeout:QINC1"))
+    );
+    let parked = job("QPARKED").await;
+    assert_eq!((parked.status.as_str(), parked.unique_key, parked.finished_at), ("failed", None, Some(1001)));
+    assert_eq!(parked.last_error.as_deref(), Some("it broke"));
+    let leased = job("QLEASED").await;
+    assert_eq!((leased.status.as_str(), leased.lease_owner.as_deref()), ("running", Some("node-x")));
+    assert_eq!(job("QFAILED").await.status, "retrying");
+    assert_eq!(job("QLEASED").await.queue, "default");
+    assert!(store.job_attempts("QTIMER").await.expect("attempts").is_empty());
+}
+
+#[tokio::test]
+async fn v1_jobs_are_migrated_to_v2_statuses_queues_and_subjects_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("klaxon.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&db).create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.expect("raw connect");
+    migrate_to_v1_jobs(&pool, "sqlite").await;
+    sqlx::query(V1_JOBS).execute(&pool).await.expect("v1 jobs");
+    pool.close().await;
+
+    let store = Store::open(Location::SqliteDir(dir.path())).await.expect("migrates");
+    check_v1_jobs_migrated(&store).await;
+}
+
+#[tokio::test]
+async fn v1_jobs_are_migrated_to_v2_statuses_queues_and_subjects_on_postgres() {
+    let Ok(pg_base) = std::env::var("KLAXON_TEST_POSTGRES_URL") else {
+        eprintln!("KLAXON_TEST_POSTGRES_URL unset: skipping the PostgreSQL half");
+        return;
+    };
+    let db = klaxon_store::testing::TestDatabase::create(&pg_base).await.expect("fresh database");
+    let url = db.url.clone();
+    let pool = sqlx::PgPool::connect(&url).await.expect("raw connect");
+    migrate_to_v1_jobs(&pool, "postgres").await;
+    sqlx::query(V1_JOBS).execute(&pool).await.expect("v1 jobs");
+    pool.close().await;
+
+    let store = Store::open(Location::Postgres(&url)).await.expect("migrates");
+    check_v1_jobs_migrated(&store).await;
+}

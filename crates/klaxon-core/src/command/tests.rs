@@ -75,6 +75,7 @@ fn resolving_clears_assignments_acknowledgements_alerts_and_timers() {
     assert_eq!(e.assignees, Some(vec![]));
     assert_eq!(e.acknowledgements, vec![AckChange::ClearAll]);
     assert!(e.resolve_open_alerts);
+    assert!(e.cancel_jobs, "its timers and escalations end with it");
     assert_eq!(e.log_entries[0].note.as_deref(), Some("fixed"));
     assert!(e.timers.iter().all(|(_, c)| *c == TimerChange::Cancel) && e.timers.len() == 2);
     assert!(s.acknowledgers.is_empty());

@@ -12,7 +12,7 @@ use super::log_entries::{self, NewLogEntry};
 use super::script::Script;
 use super::{Db, Pools, ROW_LOCKS, begin_write};
 use crate::commands::{AlertChange, Applied, IncidentCommands, NewIncidentSpec, TimerFired};
-use crate::jobs::kinds;
+use crate::jobs::{Resolution, kinds};
 use crate::timers::TimerOutcome;
 use crate::{Result, StoreError, ids};
 use klaxon_core::actor::{Actor, Agent};
@@ -308,7 +308,7 @@ pub async fn open(p: &Pools, spec: &NewIncidentSpec, actor: &Actor, now: i64) ->
 /// nothing left to do.
 pub async fn fire_timer(p: &Pools, fired: &TimerFired<'_>, now: i64) -> Result<TimerOutcome> {
     with_retries(p, |mut tx| async move {
-        if !super::jobs::take_lease(&mut tx, fired.job_id, fired.owner).await? {
+        if !super::jobs::finish_in_tx(&mut tx, fired.job_id, fired.owner, &Resolution::Done, now).await? {
             return Ok((TimerOutcome::LeaseLost, tx));
         }
         let Some(state) = lock_state(&mut tx, fired.incident_id).await? else {
@@ -512,10 +512,15 @@ async fn apply_with_channel(
     let mut script = Script::default();
     log_entries::insert(&mut script, &entries);
     script.run(tx).await?;
+    if e.cancel_jobs {
+        super::jobs::cancel_subject_at(tx, &kinds::incident_subject(id), now).await?;
+    }
     for (kind, change) in &e.timers {
         let key = timer_key(*kind, id);
         match change {
-            TimerChange::Cancel => super::jobs::cancel(tx, &key).await?,
+            TimerChange::Cancel => {
+                super::jobs::cancel_at(tx, &key, now).await?;
+            }
             TimerChange::Schedule { due_at } => {
                 let payload = json!({ "incident_id": id });
                 super::jobs::schedule(tx, timer_job_kind(*kind), Some(&key), &payload, *due_at, now).await?

@@ -583,17 +583,40 @@ fn write_plan(script: &mut Script, events: &[BatchEvent<'_>], plan: &Plan) {
         });
     }
 
-    let cancelled: Vec<String> = plan
+    // Cancelled timers become `cancelled` jobs (key released, kept until the retention cleanup), as
+    // `queries::jobs::cancel_at` does.
+    let cancelled: Vec<(String, i64)> = plan
         .timers
         .iter()
         .filter(|t| t.change == TimerChange::Cancel)
-        .map(|t| timer_key(t.kind, &t.incident_id))
+        .map(|t| (timer_key(t.kind, &t.incident_id), t.at))
         .collect();
-    if !cancelled.is_empty() {
-        let keys: Vec<&str> = cancelled.iter().map(String::as_str).collect();
-        script.delete_in("DELETE FROM jobs WHERE unique_key IN ", &keys);
-    }
-    let scheduled: Vec<(String, &str, String, i64, i64)> = plan
+    script.update_rows(
+        "UPDATE jobs SET status = 'cancelled', unique_key = NULL, lease_owner = NULL, lease_until = NULL,
+             finished_at = v.column2, last_error = COALESCE(jobs.last_error, 'cancelled')",
+        "WHERE jobs.unique_key = v.column1 AND jobs.status IN ('scheduled', 'running', 'retrying')",
+        &cancelled,
+        |b, (key, at)| {
+            b.push_bind(key.clone()).push_bind(*at);
+        },
+    );
+    // Every other job about an incident the batch resolved ends with it (the command layer's `cancel_jobs`).
+    let ended: Vec<(String, i64)> = plan
+        .incident_changes
+        .iter()
+        .filter(|c| c.status == Status::Resolved)
+        .map(|c| (kinds::incident_subject(&c.id), c.changed_at))
+        .collect();
+    script.update_rows(
+        "UPDATE jobs SET status = 'cancelled', unique_key = NULL, lease_owner = NULL, lease_until = NULL,
+             finished_at = v.column2, last_error = COALESCE(jobs.last_error, 'cancelled')",
+        "WHERE jobs.subject = v.column1 AND jobs.status IN ('scheduled', 'running', 'retrying')",
+        &ended,
+        |b, (subject, at)| {
+            b.push_bind(subject.clone()).push_bind(*at);
+        },
+    );
+    let scheduled: Vec<(String, &str, String, String, i64, i64)> = plan
         .timers
         .iter()
         .filter_map(|t| match t.change {
@@ -603,28 +626,36 @@ fn write_plan(script: &mut Script, events: &[BatchEvent<'_>], plan: &Plan) {
                     TimerKind::AutoResolve => kinds::AUTO_RESOLVE,
                 };
                 let payload = json!({ "incident_id": t.incident_id }).to_string();
-                Some((timer_key(t.kind, &t.incident_id), kind, payload, due_at, t.at))
+                let subject = kinds::incident_subject(&t.incident_id);
+                Some((timer_key(t.kind, &t.incident_id), kind, subject, payload, due_at, t.at))
             }
             TimerChange::Cancel => None,
         })
         .collect();
+    // As `queries::jobs::insert`: a live job with the key moves (same id, attempts kept).
     script.insert_rows(
-        "INSERT INTO jobs (id, kind, unique_key, payload, due_at, lease_owner, lease_until, attempts, last_error,
-             created_at)",
-        " ON CONFLICT (unique_key) DO UPDATE SET kind = excluded.kind, payload = excluded.payload,
-             due_at = excluded.due_at, lease_owner = NULL, lease_until = NULL, attempts = 0, last_error = NULL",
+        "INSERT INTO jobs (id, kind, queue, status, unique_key, ordering_key, subject, payload, due_at, lease_owner,
+             lease_until, attempts, last_error, created_at, finished_at)",
+        " ON CONFLICT (unique_key) DO UPDATE SET kind = excluded.kind, queue = excluded.queue,
+             ordering_key = excluded.ordering_key, subject = excluded.subject, payload = excluded.payload,
+             due_at = excluded.due_at, status = 'scheduled', lease_owner = NULL, lease_until = NULL",
         &scheduled,
-        |b, (key, kind, payload, due_at, at)| {
+        |b, (key, kind, subject, payload, due_at, at)| {
             b.push_bind(crate::ids::long_id())
                 .push_bind(*kind)
+                .push_bind(kinds::INCIDENT_TIMERS_QUEUE)
+                .push("'scheduled'")
                 .push_bind(key.clone())
+                .push("NULL")
+                .push_bind(subject.clone())
                 .push_bind(payload.clone())
                 .push_bind(*due_at)
                 .push("NULL")
                 .push("NULL")
                 .push("0")
                 .push("NULL")
-                .push_bind(*at);
+                .push_bind(*at)
+                .push("NULL");
         },
     );
 }

@@ -1,17 +1,52 @@
-//! SQL for durable jobs, and the hook that keeps incident timers in step with incident status.
-//! The functions taking a transaction run inside the caller's transaction, so a status change and its
-//! timers commit together or not at all.
+//! SQL for durable jobs (see `crate::jobs` for the model), and the hook that keeps incident timers in step
+//! with incident status. The functions taking a transaction run inside the caller's transaction, so a
+//! state change and the jobs it schedules or cancels commit together or not at all.
 
 use super::{Db, Pools, begin_write};
-use crate::jobs::{JobRow, kinds};
+use crate::jobs::{AttemptRow, JobRow, JobSpec, Resolution, legacy_spec, status};
 use crate::{Result, ids};
+use sqlx::QueryBuilder;
 
 pub type Tx<'a> = sqlx::Transaction<'a, Db>;
 
-const COLUMNS: &str =
-    "id, kind, unique_key, payload, due_at, lease_owner, lease_until, attempts, last_error, created_at";
+pub(crate) const COLUMNS: &str = "id, kind, queue, status, unique_key, ordering_key, subject, payload, due_at, \
+     lease_owner, lease_until, attempts, last_error, created_at, finished_at";
 
-/// Inserts a job, or moves the live job with the same `unique_key` to the new due time and payload.
+/// The live statuses, as SQL.
+const LIVE: &str = "('scheduled', 'running', 'retrying')";
+
+/// Inserts a job and answers its id; a job whose `unique_key` is live moves that job instead (new kind,
+/// queue, payload, due time, keys; lease released; the same id; attempts and last error kept). A job due
+/// at `now` notifies the other nodes (PostgreSQL) when the transaction commits.
+pub async fn insert(tx: &mut Tx<'_>, job: &JobSpec, now: i64) -> Result<String> {
+    let (id,): (String,) = sqlx::query_as(
+        "INSERT INTO jobs (id, kind, queue, status, unique_key, ordering_key, subject, payload, due_at, lease_owner,
+                           lease_until, attempts, last_error, created_at, finished_at)
+         VALUES ($1, $2, $3, 'scheduled', $4, $5, $6, $7, $8, NULL, NULL, 0, NULL, $9, NULL)
+         ON CONFLICT (unique_key) DO UPDATE SET kind = excluded.kind, queue = excluded.queue,
+             ordering_key = excluded.ordering_key, subject = excluded.subject, payload = excluded.payload,
+             due_at = excluded.due_at, status = 'scheduled', lease_owner = NULL, lease_until = NULL
+         RETURNING id",
+    )
+    .bind(ids::long_id())
+    .bind(&job.kind)
+    .bind(&job.queue)
+    .bind(&job.unique_key)
+    .bind(&job.ordering_key)
+    .bind(&job.subject)
+    .bind(&job.payload)
+    .bind(job.due_at)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    if job.due_at <= now {
+        super::notify_jobs(tx, &job.queue).await?;
+    }
+    Ok(id)
+}
+
+/// Schedules (or moves) a job, v1 style: the kind's queue and, for a payload with an `incident_id`, the
+/// subject `incident:<id>` (see [`crate::jobs::legacy_spec`]).
 pub async fn schedule(
     tx: &mut Tx<'_>,
     kind: &str,
@@ -20,130 +55,241 @@ pub async fn schedule(
     due_at: i64,
     now: i64,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO jobs (id, kind, unique_key, payload, due_at, lease_owner, lease_until, attempts, last_error, created_at)
-         VALUES ($1, $2, $3, $4, $5, NULL, NULL, 0, NULL, $6)
-         ON CONFLICT (unique_key) DO UPDATE SET kind = $2, payload = $4, due_at = $5, lease_owner = NULL,
-             lease_until = NULL, attempts = 0, last_error = NULL",
-    )
-    .bind(ids::long_id())
-    .bind(kind)
-    .bind(unique_key)
-    .bind(payload.to_string())
-    .bind(due_at)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
+    insert(tx, &legacy_spec(kind, unique_key, payload, due_at), now).await?;
     Ok(())
 }
 
-/// Removes the job with this key, if any.
+/// Cancels the live job with this key, if any: status `cancelled`, key released, lease dropped (a run in
+/// flight then finds its lease gone). `finished_at` is stamped by the next retention cleanup; use
+/// [`cancel_at`] when the time is at hand.
 #[allow(dead_code)] // used by the incident paths
 pub async fn cancel(tx: &mut Tx<'_>, unique_key: &str) -> Result<()> {
-    sqlx::query("DELETE FROM jobs WHERE unique_key = $1").bind(unique_key).execute(&mut **tx).await?;
+    cancel_where(tx, "unique_key", unique_key, None).await?;
     Ok(())
+}
+
+/// [`cancel`], stamping `finished_at = now`; answers how many jobs it cancelled (0 or 1).
+pub async fn cancel_at(tx: &mut Tx<'_>, unique_key: &str, now: i64) -> Result<u64> {
+    cancel_where(tx, "unique_key", unique_key, Some(now)).await
+}
+
+/// Cancels every live job of `subject` (e.g. `incident:<id>`) in one statement.
+#[allow(dead_code)] // used by the incident paths
+pub async fn cancel_subject(tx: &mut Tx<'_>, subject: &str) -> Result<u64> {
+    cancel_where(tx, "subject", subject, None).await
+}
+
+/// [`cancel_subject`], stamping `finished_at = now`.
+pub async fn cancel_subject_at(tx: &mut Tx<'_>, subject: &str, now: i64) -> Result<u64> {
+    cancel_where(tx, "subject", subject, Some(now)).await
+}
+
+async fn cancel_where(tx: &mut Tx<'_>, column: &str, value: &str, now: Option<i64>) -> Result<u64> {
+    let sql = format!(
+        "UPDATE jobs SET status = 'cancelled', unique_key = NULL, lease_owner = NULL, lease_until = NULL,
+             finished_at = $2, last_error = COALESCE(last_error, 'cancelled')
+         WHERE {column} = $1 AND status IN {LIVE}"
+    );
+    Ok(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(value).bind(now).execute(&mut **tx).await?.rows_affected())
 }
 
 pub async fn pending(p: &Pools) -> Result<Vec<JobRow>> {
-    let sql = format!("SELECT {COLUMNS} FROM jobs ORDER BY due_at, id");
+    let sql = format!("SELECT {COLUMNS} FROM jobs WHERE status IN {LIVE} ORDER BY due_at, seq");
     Ok(sqlx::query_as::<Db, JobRow>(sqlx::AssertSqlSafe(sql)).fetch_all(&p.read).await?)
 }
 
-/// Keeps an incident's timers in step with its status. Call it, in the same transaction, after every
-/// status change of an incident (`triggered`, `acknowledged`, `resolved`):
-/// - triggered: no acknowledgement timeout; auto-resolve after the service's `auto_resolve_timeout`
-///   counted from now (a re-trigger restarts it);
-/// - acknowledged: acknowledgement timeout after the service's `acknowledgement_timeout`;
-/// - resolved: no timers.
-#[allow(dead_code)] // used by the incident paths
-pub async fn incident_status_changed(tx: &mut Tx<'_>, incident_id: &str, status: &str, now: i64) -> Result<()> {
-    let ack_key = format!("{}:{incident_id}", kinds::ACK_TIMEOUT);
-    let resolve_key = format!("{}:{incident_id}", kinds::AUTO_RESOLVE);
-    let timeouts: Option<(Option<i64>, Option<i64>)> = sqlx::query_as(
-        "SELECT s.acknowledgement_timeout, s.auto_resolve_timeout FROM incidents i
-         JOIN services s ON s.id = i.service_id WHERE i.id = $1",
-    )
-    .bind(incident_id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let (ack_timeout, auto_resolve) = timeouts.unwrap_or((None, None));
-    let payload = serde_json::json!({ "incident_id": incident_id });
-    match status {
-        "triggered" => {
-            cancel(tx, &ack_key).await?;
-            match auto_resolve.filter(|s| *s > 0) {
-                Some(secs) => {
-                    schedule(tx, kinds::AUTO_RESOLVE, Some(&resolve_key), &payload, now + secs * 1000, now).await?
-                }
-                None => cancel(tx, &resolve_key).await?,
-            }
-        }
-        "acknowledged" => match ack_timeout.filter(|s| *s > 0) {
-            Some(secs) => schedule(tx, kinds::ACK_TIMEOUT, Some(&ack_key), &payload, now + secs * 1000, now).await?,
-            None => cancel(tx, &ack_key).await?,
-        },
-        _ => {
-            cancel(tx, &ack_key).await?;
-            cancel(tx, &resolve_key).await?;
-        }
-    }
-    Ok(())
-}
-
-/// Claims up to `limit` due jobs (due_at <= now, no live lease), soonest first: takes a lease until
-/// `now + lease_ms` for `owner` and counts the attempt, in one write transaction.
-pub async fn claim_due(p: &Pools, owner: &str, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<JobRow>> {
+/// Claims up to `limit` due jobs of `queue` for `owner` (see `Store::claim_due_jobs`): the backend's claim
+/// statement, then the attempt rows (earlier attempts left open by a dead node closed as `abandoned`),
+/// in one write transaction committed before any handler runs.
+pub async fn claim_due(
+    p: &Pools,
+    queue: &str,
+    owner: &str,
+    now: i64,
+    lease_ms: i64,
+    limit: i64,
+) -> Result<Vec<JobRow>> {
     let mut tx = begin_write(p).await?;
-    let mut jobs = super::claim_due_jobs(&mut tx, owner, now, now.saturating_add(lease_ms), limit).await?;
+    let mut jobs = super::claim_due_jobs(&mut tx, queue, owner, now, now.saturating_add(lease_ms), limit).await?;
+    if !jobs.is_empty() {
+        let mut qb = QueryBuilder::<Db>::new("UPDATE job_attempts SET ended_at = ");
+        qb.push_bind(now).push(
+            ", outcome = 'abandoned', error = 'the lease expired before the attempt ended'
+             WHERE ended_at IS NULL AND job_id IN (",
+        );
+        let mut list = qb.separated(", ");
+        for job in &jobs {
+            list.push_bind(job.id.clone());
+        }
+        qb.push(")");
+        qb.build().execute(&mut *tx).await?;
+
+        let mut qb = QueryBuilder::<Db>::new("INSERT INTO job_attempts (job_id, attempt, node, started_at) ");
+        qb.push_values(&jobs, |mut b, job| {
+            b.push_bind(job.id.clone()).push_bind(job.attempts).push_bind(owner.to_string()).push_bind(now);
+        });
+        qb.push(" ON CONFLICT (job_id, attempt) DO NOTHING");
+        qb.build().execute(&mut *tx).await?;
+    }
     tx.commit().await?;
     // RETURNING gives no order guarantee.
     jobs.sort_by(|a, b| (a.due_at, &a.id).cmp(&(b.due_at, &b.id)));
     Ok(jobs)
 }
 
-/// Deletes a finished job, but only while `owner` still holds its lease: a job that was rescheduled
-/// meanwhile (its lease cleared) or claimed by another worker after the lease expired stays.
-pub async fn complete(p: &Pools, id: &str, owner: &str) -> Result<bool> {
+/// Extends `owner`'s lease on a running job; false when the lease is gone.
+pub async fn renew_lease(p: &Pools, id: &str, owner: &str, until: i64) -> Result<bool> {
     let mut tx = begin_write(p).await?;
-    let done = take_lease(&mut tx, id, owner).await?;
+    let renewed =
+        sqlx::query("UPDATE jobs SET lease_until = $3 WHERE id = $1 AND lease_owner = $2 AND status = 'running'")
+            .bind(id)
+            .bind(owner)
+            .bind(until)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
     tx.commit().await?;
-    Ok(done)
+    Ok(renewed > 0)
 }
 
-/// Inside a caller's transaction: deletes the job if `owner` still holds its lease and answers whether it
-/// did. Handlers call it first in the transaction that applies their effect, so the effect and the job's
-/// completion commit together (exactly once in effect, even when a lease expired mid-run).
-pub async fn take_lease(tx: &mut Tx<'_>, id: &str, owner: &str) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM jobs WHERE id = $1 AND lease_owner = $2")
-        .bind(id)
-        .bind(owner)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-    Ok(done > 0)
+/// The new status, due time, error and finish time a resolution writes, and the attempt's outcome.
+fn resolution_values(
+    resolution: &Resolution,
+    now: i64,
+) -> (&'static str, Option<i64>, Option<&str>, Option<i64>, &str) {
+    match resolution {
+        Resolution::Done => (status::DONE, None, None, Some(now), "done"),
+        Resolution::RetryAt { at, error } => (status::RETRYING, Some(*at), Some(error), None, "retry"),
+        Resolution::Failed(error) => (status::FAILED, None, Some(error), Some(now), "failed"),
+        Resolution::Cancelled(reason) => (status::CANCELLED, None, Some(reason), Some(now), "cancelled"),
+    }
 }
 
-/// Records a failed run and releases the lease so the job runs again at `retry_at` (the caller's backoff;
-/// a far-future `retry_at` parks the job). Only while `owner` still holds the lease.
-pub async fn fail(p: &Pools, id: &str, owner: &str, error: &str, retry_at: i64) -> Result<bool> {
-    let mut tx = begin_write(p).await?;
-    let changed = sqlx::query(
-        "UPDATE jobs SET due_at = $3, last_error = $4, lease_owner = NULL, lease_until = NULL
-         WHERE id = $1 AND lease_owner = $2",
+/// Inside a caller's transaction: gives the job `resolution` if `owner` still holds its lease, and
+/// closes the attempt that lease belongs to; answers whether it did. Handlers call it in the transaction
+/// that applies their effect, so the effect and the job's end commit together (exactly once in effect,
+/// even when a lease expired mid-run); the runner then finds the job finished and records nothing more.
+pub async fn finish_in_tx(tx: &mut Tx<'_>, id: &str, owner: &str, resolution: &Resolution, now: i64) -> Result<bool> {
+    let (new_status, due_at, error, finished_at, outcome) = resolution_values(resolution, now);
+    let attempt: Option<(i32,)> = sqlx::query_as(
+        "UPDATE jobs SET status = $3, due_at = COALESCE($4, due_at), last_error = COALESCE($5, last_error),
+             finished_at = $6, unique_key = CASE WHEN $6 IS NULL THEN unique_key ELSE NULL END,
+             lease_owner = NULL, lease_until = NULL
+         WHERE id = $1 AND lease_owner = $2 AND status = 'running'
+         RETURNING attempts",
     )
     .bind(id)
     .bind(owner)
-    .bind(retry_at)
+    .bind(new_status)
+    .bind(due_at)
     .bind(error)
+    .bind(finished_at)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((attempt,)) = attempt else {
+        return Ok(false);
+    };
+    close_attempt(tx, id, attempt, now, outcome, error).await?;
+    Ok(true)
+}
+
+async fn close_attempt(
+    tx: &mut Tx<'_>,
+    id: &str,
+    attempt: i32,
+    now: i64,
+    outcome: &str,
+    error: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE job_attempts SET ended_at = $3, outcome = $4, error = $5
+         WHERE job_id = $1 AND attempt = $2 AND ended_at IS NULL",
+    )
+    .bind(id)
+    .bind(attempt)
+    .bind(now)
+    .bind(outcome)
+    .bind(error)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The runner's end of an attempt (see `Store::finish_job`).
+pub async fn finish(p: &Pools, id: &str, owner: &str, attempt: i32, resolution: &Resolution, now: i64) -> Result<bool> {
+    let mut tx = begin_write(p).await?;
+    let finished = finish_in_tx(&mut tx, id, owner, resolution, now).await?;
+    if !finished {
+        let error = "the lease was lost before the attempt ended (the job was finished, moved or cancelled)";
+        close_attempt(&mut tx, id, attempt, now, "lease_lost", Some(error)).await?;
+    }
+    tx.commit().await?;
+    Ok(finished)
+}
+
+/// Releases every running lease (see `Store::release_all_job_leases`).
+pub async fn release_all_leases(p: &Pools, own_owner: &str, now: i64) -> Result<u64> {
+    let mut tx = begin_write(p).await?;
+    sqlx::query(
+        "UPDATE job_attempts SET ended_at = $1, outcome = 'abandoned', error = 'the server restarted'
+         WHERE ended_at IS NULL
+           AND job_id IN (SELECT id FROM jobs WHERE status = 'running' AND lease_owner <> $2)",
+    )
+    .bind(now)
+    .bind(own_owner)
+    .execute(&mut *tx)
+    .await?;
+    let released = sqlx::query(
+        "UPDATE jobs SET status = 'retrying', lease_owner = NULL, lease_until = NULL
+         WHERE status = 'running' AND lease_owner <> $1",
+    )
+    .bind(own_owner)
     .execute(&mut *tx)
     .await?
     .rows_affected();
     tx.commit().await?;
-    Ok(changed > 0)
+    Ok(released)
+}
+
+/// Retention: stamps finished jobs that were cancelled without a clock, then deletes finished jobs
+/// finished before `finished_before` and attempts started before `attempts_before`.
+pub async fn clean_up(p: &Pools, now: i64, finished_before: i64, attempts_before: i64) -> Result<(u64, u64)> {
+    let mut tx = begin_write(p).await?;
+    sqlx::query(
+        "UPDATE jobs SET finished_at = $1 WHERE finished_at IS NULL AND status IN ('done', 'failed', 'cancelled')",
+    )
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let jobs = sqlx::query(
+        "DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < $1
+             AND status IN ('done', 'failed', 'cancelled')",
+    )
+    .bind(finished_before)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let attempts = sqlx::query("DELETE FROM job_attempts WHERE started_at < $1")
+        .bind(attempts_before)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    Ok((jobs, attempts))
+}
+
+pub async fn attempts(p: &Pools, job_id: &str) -> Result<Vec<AttemptRow>> {
+    Ok(sqlx::query_as::<Db, AttemptRow>(
+        "SELECT job_id, attempt, node, started_at, ended_at, outcome, error FROM job_attempts
+         WHERE job_id = $1 ORDER BY attempt",
+    )
+    .bind(job_id)
+    .fetch_all(&p.read)
+    .await?)
 }
 
 pub async fn by_key(p: &Pools, unique_key: &str) -> Result<Option<JobRow>> {
-    let sql = format!("SELECT {COLUMNS} FROM jobs WHERE unique_key = $1");
+    let sql = format!("SELECT {COLUMNS} FROM jobs WHERE unique_key = $1 AND status IN {LIVE}");
     Ok(sqlx::query_as::<Db, JobRow>(sqlx::AssertSqlSafe(sql)).bind(unique_key).fetch_optional(&p.read).await?)
 }
 
@@ -152,20 +298,19 @@ pub async fn by_id(p: &Pools, id: &str) -> Result<Option<JobRow>> {
     Ok(sqlx::query_as::<Db, JobRow>(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&p.read).await?)
 }
 
-/// Runs [`incident_status_changed`] in a transaction of its own.
-pub async fn sync_incident(p: &Pools, incident_id: &str, status: &str, now: i64) -> Result<()> {
-    let mut tx = begin_write(p).await?;
-    incident_status_changed(&mut tx, incident_id, status, now).await?;
-    tx.commit().await?;
-    Ok(())
+pub async fn of_subject(p: &Pools, subject: &str) -> Result<Vec<JobRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM jobs WHERE subject = $1 ORDER BY seq");
+    Ok(sqlx::query_as::<Db, JobRow>(sqlx::AssertSqlSafe(sql)).bind(subject).fetch_all(&p.read).await?)
 }
 
-/// Whether any job is due and unleased at `now` (a cheap read, so idle polls never take the write lock).
-pub async fn any_due(p: &Pools, now: i64) -> Result<bool> {
+/// Whether any job of `queue` is due and unleased at `now` (a cheap read, so idle polls never take the
+/// write lock).
+pub async fn any_due(p: &Pools, queue: &str, now: i64) -> Result<bool> {
+    let sql = format!(
+        "SELECT id FROM jobs WHERE queue = $2 AND status IN {LIVE} AND due_at <= $1
+             AND (lease_until IS NULL OR lease_until < $1) LIMIT 1"
+    );
     let row: Option<(String,)> =
-        sqlx::query_as("SELECT id FROM jobs WHERE due_at <= $1 AND (lease_until IS NULL OR lease_until < $1) LIMIT 1")
-            .bind(now)
-            .fetch_optional(&p.read)
-            .await?;
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now).bind(queue).fetch_optional(&p.read).await?;
     Ok(row.is_some())
 }

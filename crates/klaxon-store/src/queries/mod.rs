@@ -2,12 +2,12 @@
 //! `Db`, `Pools` and `begin_write` come from whichever backend module includes it. Write SQL that both
 //! dialects accept.
 
-/// Backend-specific job claim (SKIP LOCKED on PostgreSQL).
-pub(crate) use super::claim_due_jobs;
 #[allow(unused_imports)]
 pub(crate) use super::{
     Db, FOR_UPDATE_OF_A, Pools, ROW_LOCKS, accept_events, begin_write, lock_event_processing, run_script,
 };
+/// Backend-specific job claim (SKIP LOCKED on PostgreSQL).
+pub(crate) use super::{claim_due_jobs, notify_jobs};
 
 pub mod change_events;
 pub mod commands;

@@ -72,6 +72,7 @@ impl TestServer {
         let owner = store.create_user(&NewUser::new("Owner", OWNER_EMAIL, Role::Owner), now).await.expect("owner");
         let (_, key) = store.create_api_key(&NewApiKey::Account { read_only: false }, "test", now).await.expect("key");
         let handle = tokio::spawn(klaxon_server::serve(app.clone(), listener, std::future::pending()));
+        app.jobs.started().await;
         TestServer {
             url,
             app,
@@ -268,6 +269,8 @@ impl TestServer {
         }
         let app = builder.build();
         let handle = tokio::spawn(klaxon_server::serve(app.clone(), listener, std::future::pending()));
+        // The job worker has taken over the old process's leases (SQLite) before the test goes on.
+        app.jobs.started().await;
         TestServer { url, app, store, clock, key, owner_id, http, database_url, dir, handle, database }
     }
 }

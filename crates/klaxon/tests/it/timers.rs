@@ -3,6 +3,8 @@
 
 use crate::common::*;
 use jiff::Timestamp;
+use klaxon_core::actor::{Actor, Channel};
+use klaxon_core::command::Command;
 use klaxon_store::jobs::kinds;
 use klaxon_store::testing::{SeedOptions, Seeded, seed_incident, seed_service};
 use klaxon_store::timers::TimerOutcome;
@@ -16,6 +18,12 @@ async fn setup(ack: Option<i64>, resolve: Option<i64>) -> (TestServer, Seeded) {
     let options = SeedOptions { acknowledgement_timeout: ack, auto_resolve_timeout: resolve, ..SeedOptions::default() };
     let seeded = seed_service(&server.store, &options, server.app.now_ms()).await.unwrap();
     (server, seeded)
+}
+
+/// The seeded on-call user changes the incident through the command layer (as the REST API would).
+async fn act(server: &TestServer, seeded: &Seeded, incident: &str, command: Command) {
+    let actor = Actor::user(seeded.user_id.clone(), "On-call", Channel::Api);
+    server.store.execute_one(incident, vec![command], &actor, server.app.now_ms()).await.unwrap();
 }
 
 async fn status(server: &TestServer, incident: &str) -> String {
@@ -135,7 +143,7 @@ async fn an_acknowledged_incident_also_auto_resolves() {
     let (server, seeded) = setup(Some(7200), Some(3600)).await;
     // Triggered at t0 (auto-resolve due t0 + 1 h), acknowledged right away (ack timeout due t0 + 2 h).
     let incident = seed_incident(&server.store, &seeded, "triggered", server.app.now_ms()).await.unwrap();
-    server.store.sync_incident_timers(&incident, "acknowledged", server.app.now_ms()).await.unwrap();
+    act(&server, &seeded, &incident, Command::Acknowledge).await;
 
     server.advance_secs(3600);
     server.run_jobs().await;
@@ -150,8 +158,8 @@ async fn a_reack_restarts_the_ack_timer() {
     let incident = seed_incident(&server.store, &seeded, "acknowledged", t0).await.unwrap();
 
     server.advance_secs(300);
-    // Acknowledging again (what the incidents API and the Events API do in their status-change transaction).
-    server.store.sync_incident_timers(&incident, "acknowledged", server.app.now_ms()).await.unwrap();
+    // The on-call user acknowledges again.
+    act(&server, &seeded, &incident, Command::Acknowledge).await;
     let job = server.store.job_by_key(&ack_key(&incident)).await.unwrap().expect("ack timer");
     assert_eq!(job.due_at, t0 + 900_000, "the timer moved to the new acknowledgement + 600 s");
 
@@ -168,10 +176,10 @@ async fn a_reack_restarts_the_ack_timer() {
 async fn a_resolved_incident_has_no_timers() {
     let (server, seeded) = setup(Some(600), Some(3600)).await;
     let incident = seed_incident(&server.store, &seeded, "acknowledged", server.app.now_ms()).await.unwrap();
-    server.store.sync_incident_timers(&incident, "triggered", server.app.now_ms()).await.unwrap();
+    act(&server, &seeded, &incident, Command::Unacknowledge).await;
     assert!(server.store.job_by_key(&resolve_key(&incident)).await.unwrap().is_some());
 
-    server.store.sync_incident_timers(&incident, "resolved", server.app.now_ms()).await.unwrap();
+    act(&server, &seeded, &incident, Command::Resolve { resolution: None }).await;
     assert!(server.store.job_by_key(&ack_key(&incident)).await.unwrap().is_none());
     assert!(server.store.job_by_key(&resolve_key(&incident)).await.unwrap().is_none());
 }
@@ -197,10 +205,14 @@ async fn a_timer_moved_while_its_run_was_in_flight_is_not_applied_by_the_stale_r
     let (server, seeded) = setup(Some(600), None).await;
     let incident = seed_incident(&server.store, &seeded, "acknowledged", server.app.now_ms()).await.unwrap();
     server.advance_secs(600);
-    let claimed = server.store.claim_due_jobs("worker-a", server.app.now_ms(), 60_000, 10).await.unwrap();
+    let claimed = server
+        .store
+        .claim_due_jobs(kinds::INCIDENT_TIMERS_QUEUE, "worker-a", server.app.now_ms(), 60_000, 10)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1);
     // Meanwhile the incident is acknowledged again, which moves the timer.
-    server.store.sync_incident_timers(&incident, "acknowledged", server.app.now_ms()).await.unwrap();
+    act(&server, &seeded, &incident, Command::Acknowledge).await;
 
     let outcome =
         server.store.fire_ack_timeout(&claimed[0].id, "worker-a", &incident, server.app.now_ms()).await.unwrap();
@@ -230,4 +242,54 @@ async fn an_auto_resolve_timeout_of_zero_never_fires() {
     server.advance_secs(365 * 24 * 3600);
     server.run_jobs().await;
     assert_eq!(status(&server, &incident).await, "triggered");
+}
+
+#[tokio::test]
+async fn moving_a_timer_keeps_its_id_and_its_attempt_count() {
+    let (server, seeded) = setup(Some(600), None).await;
+    let incident = seed_incident(&server.store, &seeded, "acknowledged", server.app.now_ms()).await.unwrap();
+    let before = server.store.job_by_key(&ack_key(&incident)).await.unwrap().expect("ack timer");
+    // A worker claims it at its due time (the manual clock stays before it) ...
+    let due = server.app.now_ms() + 600_000;
+    server.store.claim_due_jobs(kinds::INCIDENT_TIMERS_QUEUE, "worker-a", due, 60_000, 10).await.unwrap();
+    // ... and a re-acknowledgement moves it.
+    server.advance_secs(300);
+    act(&server, &seeded, &incident, Command::Acknowledge).await;
+
+    let after = server.store.job_by_key(&ack_key(&incident)).await.unwrap().expect("ack timer");
+    assert_eq!(after.id, before.id);
+    assert_eq!(after.attempts, 1);
+    assert_eq!(after.due_at, server.app.now_ms() + 600_000);
+}
+
+#[tokio::test]
+async fn the_timers_are_jobs_of_their_own_queue_about_their_incident() {
+    let (server, seeded) = setup(Some(600), Some(3600)).await;
+    let incident = seed_incident(&server.store, &seeded, "triggered", server.app.now_ms()).await.unwrap();
+    act(&server, &seeded, &incident, Command::Acknowledge).await;
+
+    let jobs = server.store.jobs_of_subject(&format!("incident:{incident}")).await.unwrap();
+    let mut kinds_found: Vec<_> = jobs.iter().map(|j| (j.kind.as_str(), j.queue.as_str())).collect();
+    kinds_found.sort();
+    assert_eq!(
+        kinds_found,
+        vec![(kinds::ACK_TIMEOUT, kinds::INCIDENT_TIMERS_QUEUE), (kinds::AUTO_RESOLVE, kinds::INCIDENT_TIMERS_QUEUE)]
+    );
+    for job in &jobs {
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&job.payload).unwrap(),
+            serde_json::json!({"incident_id": incident})
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_resolved_incidents_timers_are_kept_as_cancelled_jobs() {
+    let (server, seeded) = setup(Some(600), Some(3600)).await;
+    let incident = seed_incident(&server.store, &seeded, "acknowledged", server.app.now_ms()).await.unwrap();
+    act(&server, &seeded, &incident, Command::Resolve { resolution: None }).await;
+
+    let jobs = server.store.jobs_of_subject(&format!("incident:{incident}")).await.unwrap();
+    assert!(!jobs.is_empty());
+    assert!(jobs.iter().all(|j| j.status == "cancelled" && j.unique_key.is_none()), "{jobs:?}");
 }
