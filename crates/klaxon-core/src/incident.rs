@@ -9,6 +9,18 @@
 use std::fmt;
 use std::str::FromStr;
 
+/// Serializes a wire enum as its `as_str` name (the stored and rendered string).
+macro_rules! serialize_as_str {
+    ($($t:ty),*) => {$(
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    )*};
+}
+serialize_as_str!(Status, Urgency, AssignedVia, AlertStatus);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     Triggered,

@@ -62,6 +62,12 @@ impl LogKind {
     }
 }
 
+impl serde::Serialize for LogKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.type_name())
+    }
+}
+
 impl fmt::Display for LogKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.type_name())

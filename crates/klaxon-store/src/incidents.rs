@@ -4,6 +4,8 @@
 //! through the same rules (`events.rs`).
 
 use crate::{Result, Store, dispatch};
+use klaxon_core::incident::{AlertStatus, AssignedVia, Status, Urgency};
+use klaxon_core::log_entry::LogKind;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct IncidentRow {
@@ -13,11 +15,14 @@ pub struct IncidentRow {
     pub description: Option<String>,
     pub service_id: String,
     pub escalation_policy_id: Option<String>,
-    pub status: String,
-    pub urgency: String,
+    #[sqlx(try_from = "String")]
+    pub status: Status,
+    #[sqlx(try_from = "String")]
+    pub urgency: Urgency,
     pub priority_id: Option<String>,
     pub incident_key: Option<String>,
-    pub assigned_via: String,
+    #[sqlx(try_from = "String")]
+    pub assigned_via: AssignedVia,
     pub escalation_level: i32,
     pub body_details: Option<String>,
     pub conference_number: Option<String>,
@@ -65,8 +70,8 @@ pub struct IncidentDetails {
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct LogEntryRow {
     pub id: String,
-    #[sqlx(rename = "type")]
-    pub kind: String,
+    #[sqlx(rename = "type", try_from = "String")]
+    pub kind: LogKind,
     pub incident_id: Option<String>,
     pub alert_id: Option<String>,
     pub service_id: Option<String>,
@@ -107,7 +112,8 @@ pub struct AlertRow {
     pub service_id: String,
     pub integration_id: Option<String>,
     pub alert_key: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: AlertStatus,
     pub suppressed: bool,
     pub severity: String,
     pub summary: String,

@@ -11,7 +11,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use klaxon_core::actor::{Actor, Channel};
 use klaxon_core::command::Command;
-use klaxon_core::incident::{IncidentError, MAX_BULK, Status, Urgency};
+use klaxon_core::incident::{AlertStatus, AssignedVia, IncidentError, MAX_BULK, Status, Urgency};
+use klaxon_core::log_entry::LogKind;
 use klaxon_core::page::split_page;
 use klaxon_core::role::Action;
 use klaxon_store::StoreError;
@@ -151,18 +152,21 @@ pub struct Incident {
     pub description: Option<String>,
     pub created_at: String,
     pub updated_at: String,
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: Status,
     pub incident_key: Option<String>,
     pub service: Reference,
     pub escalation_policy: Option<Reference>,
     pub teams: Vec<Reference>,
     pub assignments: Vec<Assignment>,
-    pub assigned_via: String,
+    #[schema(value_type = String)]
+    pub assigned_via: AssignedVia,
     pub acknowledgements: Vec<Acknowledgement>,
     pub last_status_change_at: String,
     pub last_status_change_by: Option<Reference>,
     pub first_trigger_log_entry: Option<Reference>,
-    pub urgency: String,
+    #[schema(value_type = String)]
+    pub urgency: Urgency,
     #[schema(value_type = Object)]
     pub priority: Value,
     pub resolved_at: Option<String>,
@@ -235,7 +239,7 @@ async fn render_one(
         }
         None => Value::Null,
     };
-    let status = row.status.clone();
+    let status = row.status;
     let pending_actions = d
         .pending
         .iter()
@@ -261,9 +265,9 @@ async fn render_one(
             None => None,
         },
         teams,
-        assignments: if status == "resolved" { vec![] } else { assignments },
+        assignments: if status == Status::Resolved { vec![] } else { assignments },
         assigned_via: row.assigned_via,
-        acknowledgements: if status == "acknowledged" { acknowledgements } else { vec![] },
+        acknowledgements: if status == Status::Acknowledged { acknowledgements } else { vec![] },
         last_status_change_at: time(row.last_status_change_at),
         last_status_change_by: names
             .agent(Some(&row.last_status_change_by_type), Some(&row.last_status_change_by_id))
@@ -282,7 +286,7 @@ async fn render_one(
             resolved: d.alerts_resolved,
         },
         pending_actions,
-        is_mergeable: status != "resolved",
+        is_mergeable: status.is_open(),
         conference_bridge: ConferenceBridge {
             conference_number: row.conference_number,
             conference_url: row.conference_url,
@@ -967,7 +971,8 @@ pub async fn delete_note(
 pub struct LogEntry {
     pub id: String,
     #[serde(rename = "type")]
-    pub kind: String,
+    #[schema(value_type = String)]
+    pub kind: LogKind,
     pub summary: String,
     #[serde(rename = "self")]
     pub self_url: String,
@@ -1006,7 +1011,7 @@ async fn render_log(app: &App, names: &mut Names<'_>, e: LogEntryRow) -> LogEntr
     LogEntry {
         self_url: app.self_url("log_entries", &e.id),
         html_url: None,
-        kind: e.kind.clone(),
+        kind: e.kind,
         created_at: time(e.created_at),
         agent: names.agent(e.agent_type.as_deref(), e.agent_id.as_deref()).await,
         service: match &e.service_id {
@@ -1018,7 +1023,7 @@ async fn render_log(app: &App, names: &mut Names<'_>, e: LogEntryRow) -> LogEntr
         contexts: vec![],
         event_details: json!({"description": e.summary}),
         note: e.note,
-        assigned_user: if e.kind == "assign_log_entry" { user.clone() } else { None },
+        assigned_user: if e.kind == LogKind::Assign { user.clone() } else { None },
         user,
         duration: details.as_ref().and_then(|d| d["duration"].as_i64()),
         details,
@@ -1105,7 +1110,8 @@ pub struct Alert {
     pub self_url: String,
     pub html_url: Option<String>,
     pub created_at: String,
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: AlertStatus,
     pub alert_key: String,
     pub service: Reference,
     pub first_trigger_log_entry: Option<Reference>,
