@@ -36,7 +36,7 @@
 //!   `ManualClock`. Runs of one owner and queue are serialized, so a test's `run_due` returns only after a
 //!   background run in flight has finished. All instants come from `app.clock`.
 
-use crate::app::App;
+use crate::state::App;
 use klaxon_core::jobs::{JobOutcome, Resolution, RetryPolicy, resolve};
 use klaxon_store::jobs::{DEFAULT_QUEUE, JobRow, JobSpec};
 use serde::Serialize;

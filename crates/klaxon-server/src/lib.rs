@@ -16,7 +16,6 @@
 //! `tests/layers.rs` checks that the arrows point one way.
 
 pub mod api;
-pub mod app;
 pub mod clock;
 pub mod config;
 pub mod error;

@@ -4,7 +4,7 @@
 //! inside the transaction that applies it and finishes its job there too (`queries::jobs::finish_in_tx`),
 //! so a repeated or late run is harmless and the runner has nothing left to record.
 
-use crate::app::App;
+use crate::state::App;
 use crate::jobs::{BoxError, Job, JobKind, JobRunner};
 use klaxon_core::jobs::JobOutcome;
 use klaxon_store::jobs::kinds;
