@@ -1,11 +1,13 @@
 //! The service timers as job kinds: [`AckTimeout`] (`incident.ack_timeout`) and [`AutoResolve`]
 //! (`incident.auto_resolve`), payload `{incident_id}`, queue `incident_timers`, subject `incident:<id>`
-//! (scheduled by `queries::jobs::incident_status_changed`, and by snooze). Each re-checks the incident
-//! inside the transaction that applies it and finishes its job there too (`queries::jobs::finish_in_tx`),
-//! so a repeated or late run is harmless and the runner has nothing left to record.
+//! (scheduled by the command layer's timer effects: status changes and snooze). Each is a command of the
+//! command layer (`Unacknowledge`, `Resolve`, by the service through the `timeout` channel), decided
+//! against the incident's locked state in the transaction that also finishes its job
+//! (`queries::jobs::finish_in_tx`), so a repeated or late run is harmless and the runner has nothing left
+//! to record.
 
-use crate::state::App;
 use crate::jobs::{BoxError, Job, JobKind, JobRunner};
+use crate::state::App;
 use klaxon_core::jobs::JobOutcome;
 use klaxon_store::jobs::kinds;
 use klaxon_store::timers::TimerOutcome;

@@ -2,10 +2,10 @@
 //! updates one by one or in bulk (all or nothing), merge, snooze, notes, log entries and alerts.
 //! Writes need `Action::RespondToIncidents` and, with account keys, the `From` header naming the actor.
 
-use crate::state::App;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Auth, JsonBody, Params, Patch};
 use crate::render::{IdRef, Pagination, Reference, opt_time, time};
+use crate::state::App;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
