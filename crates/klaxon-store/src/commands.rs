@@ -7,7 +7,7 @@
 
 use crate::{Result, Store, dispatch};
 use klaxon_core::actor::Actor;
-use klaxon_core::command::{Command, Effects, IncidentState};
+use klaxon_core::command::{Command, Effects, IncidentState, TimerChange};
 use klaxon_core::incident::Urgency;
 
 /// The commands for one incident of a request (named by id or number).
@@ -73,7 +73,20 @@ impl Store {
     /// Decides and applies the commands of every named incident in one transaction, all or none. A broken
     /// rule is [`crate::StoreError::Incident`] naming the incident's position in `batch`.
     pub async fn execute(&self, batch: &[IncidentCommands], actor: &Actor, now_ms: i64) -> Result<Vec<Applied>> {
-        dispatch!(self, p => q::commands::execute(p, batch, actor, now_ms))
+        let applied: Vec<Applied> = dispatch!(self, p => q::commands::execute(p, batch, actor, now_ms))?;
+        self.wake_for(applied.iter().map(|a| &a.effects), now_ms);
+        Ok(applied)
+    }
+
+    /// After a commit: a timer the effects scheduled due now runs at once (this node's in-process
+    /// wake-up; PostgreSQL's NOTIFY reaches the other nodes).
+    fn wake_for<'a>(&self, effects: impl Iterator<Item = &'a Effects>, now_ms: i64) {
+        let due_now = |e: &Effects| {
+            e.timers.iter().any(|(_, c)| matches!(c, TimerChange::Schedule { due_at } if *due_at <= now_ms))
+        };
+        if effects.into_iter().any(due_now) {
+            self.wake_jobs(crate::jobs::kinds::INCIDENT_TIMERS_QUEUE);
+        }
     }
 
     /// One incident's commands (see [`Store::execute`]).

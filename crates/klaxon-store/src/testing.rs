@@ -8,6 +8,7 @@ use crate::Result;
 use klaxon_core::actor::Actor;
 use klaxon_core::command::Command;
 use klaxon_core::events::{AlertEvent, EventAction, EventsVersion};
+use klaxon_core::incident::Status;
 use klaxon_core::role::Role;
 use rand::Rng;
 use sqlx::Connection;
@@ -98,95 +99,149 @@ pub struct Seeded {
     pub integration_key: String,
 }
 
-/// Test fixture: a user, an escalation policy paging that user, a service on it and one integration,
-/// made through the store calls the configuration API makes (for suites that must not depend on HTTP).
-pub async fn seed_service(store: &crate::Store, options: &SeedOptions, now_ms: i64) -> Result<Seeded> {
-    use crate::escalation_policies::{NewRule, PolicyFields};
-    use crate::integrations::IntegrationFields;
-    use crate::services::ServiceFields;
-    let tag = crate::ids::resource_id();
-    let user = crate::users::NewUser::new(
-        format!("On-call {tag}"),
-        format!("oncall-{}@klaxon.test", tag.to_lowercase()),
-        Role::User,
-    );
-    let user = store.create_user(&user, now_ms).await?;
-    let policy = PolicyFields {
-        name: format!("Policy {tag}"),
-        description: None,
-        num_loops: 0,
-        on_call_handoff_notifications: "if_has_services".into(),
-    };
-    let rule = NewRule {
-        id: None,
-        escalation_delay_in_minutes: 30,
-        assignment_strategy: "assign_to_everyone".into(),
-        targets: vec![("user".into(), user.id.clone())],
-    };
-    let escalation_policy_id = store.create_escalation_policy(&policy, &[rule], &[], now_ms).await?;
-    let service = ServiceFields {
-        name: options.service_name.clone(),
-        description: None,
-        escalation_policy_id: escalation_policy_id.clone(),
-        status: "active".into(),
-        acknowledgement_timeout: options.acknowledgement_timeout,
-        auto_resolve_timeout: options.auto_resolve_timeout,
-        incident_urgency_rule: options.incident_urgency_rule.to_string(),
-        support_hours: None,
-        scheduled_actions: "[]".into(),
-        alert_creation: "create_alerts_and_incidents".into(),
-        alert_grouping_parameters: None,
-        auto_pause_notifications_parameters: None,
-    };
-    let service_id = store.create_service(&service, &[], now_ms).await?;
-    let fields = IntegrationFields { name: "Events API".into(), vendor_id: None, rate_limit_per_minute: None };
-    let integration = store.create_integration(&service_id, &options.integration_type, &fields, now_ms).await?;
-    Ok(Seeded {
-        user_id: user.id,
-        escalation_policy_id,
-        service_id,
-        integration_id: integration.id,
-        integration_key: integration.integration_key,
-    })
+/// The test organisation builder: users, teams, escalation policies, services with an Events API
+/// integration, and incidents in a given state, each made through the store calls the REST API makes
+/// and, for incidents, through the Events API's batch and the command layer. Every fixture below is built
+/// on it, so a test's data takes the production paths.
+pub struct TestOrg<'a> {
+    store: &'a crate::Store,
+    now_ms: i64,
 }
 
-/// Test fixture: an incident on a seeded service in the given status (`triggered` or `acknowledged`),
-/// opened by an Events API trigger (one alert, assigned to the seeded user, its timers armed) and, for
-/// `acknowledged`, acknowledged by the seeded user through the command layer: the production paths.
-pub async fn seed_incident(store: &crate::Store, seeded: &Seeded, status: &str, now_ms: i64) -> Result<String> {
-    let key = crate::ids::integration_key();
-    let event = AlertEvent {
-        version: EventsVersion::V2,
-        action: EventAction::Trigger,
-        dedup_key: key.clone(),
-        summary: Some("Seeded incident".into()),
-        source: Some("seed".into()),
-        severity: Some("critical".into()),
-        timestamp_ms: None,
-        component: None,
-        group: None,
-        class: None,
-        custom_details: None,
-        contexts: vec![],
-        client: None,
-        client_url: None,
-    };
-    let item = crate::events::InboxItem::Alert {
-        integration_id: seeded.integration_id.clone(),
-        service_id: seeded.service_id.clone(),
-        dedup_key: key.clone(),
-        body: serde_json::to_string(&event)?,
-        event: None,
-    };
-    store.accept_events(&[item], now_ms).await?;
-    let filter = crate::incidents::IncidentFilter { incident_key: Some(key), ..Default::default() };
-    let (rows, _) = store.list_incidents(&filter, 1, 0, false).await?;
-    let id = rows.into_iter().next().map(|r| r.id).ok_or(crate::StoreError::NotFound("seeded incident"))?;
-    if status == "acknowledged" {
-        let actor = Actor::user(seeded.user_id.clone(), "On-call", klaxon_core::actor::Channel::Api);
-        store.execute_one(&id, vec![Command::Acknowledge], &actor, now_ms).await?;
+impl<'a> TestOrg<'a> {
+    pub fn new(store: &'a crate::Store, now_ms: i64) -> Self {
+        Self { store, now_ms }
     }
-    Ok(id)
+
+    /// A user named `name` (email `<name>@klaxon.test`, lower-cased, spaces as dots).
+    pub async fn user(&self, name: &str, role: Role) -> Result<crate::users::UserRow> {
+        let email = format!("{}@klaxon.test", name.to_lowercase().replace(' ', "."));
+        self.store.create_user(&crate::users::NewUser::new(name, email, role), self.now_ms).await
+    }
+
+    /// A team with these members (as responders).
+    pub async fn team(&self, name: &str, members: &[&str]) -> Result<String> {
+        let fields = crate::teams::TeamFields {
+            name: name.into(),
+            description: None,
+            default_role: "manager".into(),
+            parent_id: None,
+        };
+        let team = self.store.create_team(&fields, self.now_ms).await?;
+        for user in members {
+            self.store.set_team_member(&team.id, user, "responder").await?;
+        }
+        Ok(team.id)
+    }
+
+    /// An escalation policy with one rule per level, each paging those users, 30 minutes apart.
+    pub async fn policy(&self, name: &str, levels: &[&[&str]]) -> Result<String> {
+        use crate::escalation_policies::{NewRule, PolicyFields};
+        let fields = PolicyFields {
+            name: name.into(),
+            description: None,
+            num_loops: 0,
+            on_call_handoff_notifications: "if_has_services".into(),
+        };
+        let rules: Vec<NewRule> = levels
+            .iter()
+            .map(|users| NewRule {
+                id: None,
+                escalation_delay_in_minutes: 30,
+                assignment_strategy: "assign_to_everyone".into(),
+                targets: users.iter().map(|u| ("user".to_string(), u.to_string())).collect(),
+            })
+            .collect();
+        self.store.create_escalation_policy(&fields, &rules, &[], self.now_ms).await
+    }
+
+    /// A service on `policy_id` with one integration of `options.integration_type`:
+    /// (service id, integration id, integration key).
+    pub async fn service(&self, policy_id: &str, options: &SeedOptions) -> Result<(String, String, String)> {
+        use crate::integrations::IntegrationFields;
+        use crate::services::ServiceFields;
+        let service = ServiceFields {
+            name: options.service_name.clone(),
+            description: None,
+            escalation_policy_id: policy_id.into(),
+            status: "active".into(),
+            acknowledgement_timeout: options.acknowledgement_timeout,
+            auto_resolve_timeout: options.auto_resolve_timeout,
+            incident_urgency_rule: options.incident_urgency_rule.to_string(),
+            support_hours: None,
+            scheduled_actions: "[]".into(),
+            alert_creation: "create_alerts_and_incidents".into(),
+            alert_grouping_parameters: None,
+            auto_pause_notifications_parameters: None,
+        };
+        let service_id = self.store.create_service(&service, &[], self.now_ms).await?;
+        let fields = IntegrationFields { name: "Events API".into(), vendor_id: None, rate_limit_per_minute: None };
+        let integration =
+            self.store.create_integration(&service_id, &options.integration_type, &fields, self.now_ms).await?;
+        Ok((service_id, integration.id, integration.integration_key))
+    }
+
+    /// An incident on the seeded service in `status`: opened by an Events API trigger (one alert, assigned
+    /// through the policy, timers armed), then acknowledged or resolved by `by` (a user id) through the
+    /// command layer.
+    pub async fn incident(&self, seeded: &Seeded, status: Status, by: &str) -> Result<String> {
+        let key = crate::ids::integration_key();
+        let event = AlertEvent {
+            version: EventsVersion::V2,
+            action: EventAction::Trigger,
+            dedup_key: key.clone(),
+            summary: Some("Seeded incident".into()),
+            source: Some("seed".into()),
+            severity: Some("critical".into()),
+            timestamp_ms: None,
+            component: None,
+            group: None,
+            class: None,
+            custom_details: None,
+            contexts: vec![],
+            client: None,
+            client_url: None,
+        };
+        let item = crate::events::InboxItem::Alert {
+            integration_id: seeded.integration_id.clone(),
+            service_id: seeded.service_id.clone(),
+            dedup_key: key.clone(),
+            body: serde_json::to_string(&event)?,
+            event: None,
+        };
+        self.store.accept_events(&[item], self.now_ms).await?;
+        let filter = crate::incidents::IncidentFilter { incident_key: Some(key), ..Default::default() };
+        let (rows, _) = self.store.list_incidents(&filter, 1, 0, false).await?;
+        let id = rows.into_iter().next().map(|r| r.id).ok_or(crate::StoreError::NotFound("seeded incident"))?;
+        let actor = Actor::user(by, "Test user", klaxon_core::actor::Channel::Api);
+        let command = match status {
+            Status::Triggered => None,
+            Status::Acknowledged => Some(Command::Acknowledge),
+            Status::Resolved => Some(Command::Resolve { resolution: None }),
+        };
+        if let Some(command) = command {
+            self.store.execute_one(&id, vec![command], &actor, self.now_ms).await?;
+        }
+        Ok(id)
+    }
+}
+
+/// Test fixture: a user, an escalation policy paging that user, a service on it and one integration
+/// (a [`TestOrg`] of one).
+pub async fn seed_service(store: &crate::Store, options: &SeedOptions, now_ms: i64) -> Result<Seeded> {
+    let org = TestOrg::new(store, now_ms);
+    let tag = crate::ids::resource_id();
+    let user = org.user(&format!("On-call {tag}"), Role::User).await?;
+    let escalation_policy_id = org.policy(&format!("Policy {tag}"), &[&[user.id.as_str()]]).await?;
+    let (service_id, integration_id, integration_key) = org.service(&escalation_policy_id, options).await?;
+    Ok(Seeded { user_id: user.id, escalation_policy_id, service_id, integration_id, integration_key })
+}
+
+/// Test fixture: an incident on a seeded service in the given status (`triggered`, `acknowledged` or
+/// `resolved`), changed by the seeded user (see [`TestOrg::incident`]).
+pub async fn seed_incident(store: &crate::Store, seeded: &Seeded, status: &str, now_ms: i64) -> Result<String> {
+    let status: Status = status.parse().map_err(|e| crate::StoreError::Rejected(format!("{e}")))?;
+    TestOrg::new(store, now_ms).incident(seeded, status, &seeded.user_id).await
 }
 
 /// Test fixture: sets a service's status (`active` or `disabled`).
