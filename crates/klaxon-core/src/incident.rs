@@ -226,6 +226,18 @@ pub enum IncidentError {
 }
 
 impl IncidentError {
+    /// The request field a broken rule is about, where one field is (`escalation_level`, ...).
+    pub fn field(self) -> Option<&'static str> {
+        match self {
+            IncidentError::NoEscalationPolicy | IncidentError::NoSuchLevel => Some("escalation_level"),
+            IncidentError::InvalidStatus => Some("status"),
+            IncidentError::SnoozeDuration => Some("duration"),
+            IncidentError::DuplicateIncidentKey => Some("incident_key"),
+            IncidentError::TooManyNotes => Some("content"),
+            _ => None,
+        }
+    }
+
     pub fn code(self) -> u32 {
         match self {
             IncidentError::AlreadyResolved => 1001,

@@ -48,7 +48,17 @@ fn incident_error(e: IncidentError) -> ApiError {
 /// A failed command: a broken rule names the incident (by `field`, given its position in the request).
 fn command_error(e: StoreError, field: impl Fn(usize) -> String) -> ApiError {
     match e {
-        StoreError::Incident { index, error } => crate::error::incident_error(error, Some(&field(index))),
+        StoreError::Incident { index, error } => {
+            let base = field(index);
+            // The body's top level (snooze) is named by the field alone.
+            let named = match (error.field(), base.is_empty()) {
+                (Some(sub), true) => sub.to_string(),
+                (None, true) => "incident".to_string(),
+                (Some(sub), false) if !base.ends_with(sub) => format!("{base}.{sub}"),
+                _ => base,
+            };
+            crate::error::incident_error(error, Some(&named))
+        }
         other => other.into(),
     }
 }
@@ -623,7 +633,7 @@ pub async fn create_incident(
         .store
         .open_incident(&spec, &actor(&auth, &requester), app.now_ms())
         .await
-        .map_err(|e| command_error(e, |_| "incident.incident_key".into()))?;
+        .map_err(|e| command_error(e, |_| "incident".into()))?;
     let fresh = load(&app, &id).await?;
     Ok((StatusCode::CREATED, envelope(&app, fresh, &params).await?))
 }
@@ -834,7 +844,7 @@ pub async fn snooze_incident(
     app.store
         .execute_one(&row.id, vec![Command::Snooze { seconds }], &actor(&auth, &requester), app.now_ms())
         .await
-        .map_err(|e| command_error(e, |_| "duration".into()))?;
+        .map_err(|e| command_error(e, |_| String::new()))?;
     let fresh = load(&app, &row.id).await?;
     Ok((StatusCode::CREATED, envelope(&app, fresh, &params).await?))
 }

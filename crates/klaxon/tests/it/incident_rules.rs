@@ -104,6 +104,7 @@ async fn escalating_past_the_last_level_is_error_1006() {
         .put(&format!("/incidents/{id}"), json!({"incident": {"type": "incident_reference", "escalation_level": 2}}))
         .await;
     assert_eq!((status, body["error"]["code"].as_u64()), (400, Some(1006)), "{body}");
+    assert!(error_text(&body).starts_with("incident.escalation_level"), "names the field: {body}");
 }
 
 #[tokio::test]
