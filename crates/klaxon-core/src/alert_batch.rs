@@ -14,8 +14,10 @@
 //! - trigger on an open alert: counted on it, with a trigger log entry (no new incident, no page);
 //! - trigger with no open alert: for a disabled service or one in a maintenance window, a *suppressed*
 //!   alert (or one more count on the open suppressed alert); otherwise a new alert and, through the
-//!   replaceable grouping step ([`choose_incident`]), a new incident with the service's urgency, assigned
-//!   to the escalation policy's first responders (which resolves an open suppressed alert it replaces);
+//!   replaceable grouping step ([`choose_incident`]), a new incident with the service's urgency
+//!   ([`UrgencyRule::urgency`] of the event's severity and whether the service's support hours contain
+//!   the event's arrival), assigned to the escalation policy's first responders (which resolves an open
+//!   suppressed alert it replaces);
 //! - acknowledge: acknowledges the open alert's incident if it is triggered;
 //! - resolve: resolves the open alert (and an open suppressed one), and the incident once none of its
 //!   alerts is open;
