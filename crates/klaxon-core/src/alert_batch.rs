@@ -14,8 +14,10 @@
 //! - trigger on an open alert: counted on it, with a trigger log entry (no new incident, no page);
 //! - trigger with no open alert: for a disabled service or one in a maintenance window, a *suppressed*
 //!   alert (or one more count on the open suppressed alert); otherwise a new alert and, through the
-//!   replaceable grouping step ([`choose_incident`]), a new incident with the service's urgency, assigned
-//!   to the escalation policy's first responders (which resolves an open suppressed alert it replaces);
+//!   replaceable grouping step ([`choose_incident`]), a new incident with the service's urgency
+//!   ([`UrgencyRule::urgency`] of the event's severity and whether the service's support hours contain
+//!   the event's arrival), assigned to the escalation policy's first responders (which resolves an open
+//!   suppressed alert it replaces);
 //! - acknowledge: acknowledges the open alert's incident if it is triggered;
 //! - resolve: resolves the open alert (and an open suppressed one), and the incident once none of its
 //!   alerts is open;
@@ -32,10 +34,12 @@
 use crate::actor::Actor;
 use crate::command::{self, AckChange, Command, Effects, IncidentState, Opening};
 pub use crate::command::{Timeouts, TimerChange, TimerKind};
-use crate::events::{AlertEvent, Decision, EventAction, IncidentChoice, choose_incident, decide, urgency_for};
+use crate::events::{AlertEvent, Decision, EventAction, IncidentChoice, choose_incident, decide};
 use crate::incident::{AssignedVia, Status, Urgency};
 pub use crate::log_entry::LogKind;
-use serde_json::Value;
+use crate::service_rules::{SupportHours, UrgencyRule};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
 use std::collections::HashMap;
 
 /// What processing did with an event, stamped on its inbox row.
@@ -68,7 +72,11 @@ pub struct ServiceFacts {
     /// `[start, end)` of each of its maintenance windows.
     pub maintenance: Vec<(i64, i64)>,
     pub escalation_policy_id: String,
-    pub urgency_rule: Value,
+    pub urgency_rule: UrgencyRule,
+    /// Its support hours, if it has any.
+    pub support_hours: Option<SupportHours>,
+    /// The zone of its support hours, resolved by the caller from [`SupportHours::time_zone`].
+    pub time_zone: Option<TimeZone>,
     /// Who a new incident is assigned to: the user targets of the policy's first rule.
     pub first_responders: Vec<String>,
     pub timeouts: Timeouts,
@@ -77,6 +85,16 @@ pub struct ServiceFacts {
 impl ServiceFacts {
     fn suppresses_at(&self, at: i64) -> bool {
         self.disabled || self.maintenance.iter().any(|(start, end)| *start <= at && at < *end)
+    }
+
+    /// Whether `at` (Unix milliseconds) is inside the service's support hours. A service without support
+    /// hours, or without a resolved zone for them, is always inside: a `use_support_hours` rule then
+    /// takes its `during_support_hours` urgency (what the planner did before support hours were read).
+    fn in_support_hours(&self, at: i64) -> bool {
+        match (&self.support_hours, &self.time_zone, Timestamp::from_millisecond(at)) {
+            (Some(hours), Some(tz), Ok(at)) => hours.contains(tz, at),
+            _ => true,
+        }
     }
 }
 
@@ -530,10 +548,7 @@ impl<I: IdSource> Planner<'_, I> {
     fn open_incident(&mut self, index: usize, e: &BatchEvent<'_>, service: &ServiceFacts) {
         let at = e.received_at;
         let incident_id = self.ids.next_id();
-        let urgency = match urgency_for(&service.urgency_rule, e.event.severity.as_deref()) {
-            "low" => Urgency::Low,
-            _ => Urgency::High,
-        };
+        let urgency = service.urgency_rule.urgency(e.event.severity.as_deref(), service.in_support_hours(at));
         let a = self.new_alert(e, index, Some(incident_id.clone()), false, None);
         let alert_id = self.alerts[a].id.clone();
         let opening = Opening {
@@ -741,6 +756,7 @@ impl<I: IdSource> Planner<'_, I> {
 mod tests {
     use super::*;
     use crate::events::EventsVersion;
+    use crate::service_rules::{ConstantUrgency, SupportHoursUrgency};
     use serde_json::json;
 
     const INT: &str = "PINT001";
@@ -788,7 +804,9 @@ mod tests {
             disabled: false,
             maintenance: vec![],
             escalation_policy_id: "PPOL001".into(),
-            urgency_rule: json!({"type": "constant", "urgency": "severity_based"}),
+            urgency_rule: UrgencyRule::Constant(ConstantUrgency::SeverityBased),
+            support_hours: None,
+            time_zone: None,
             first_responders: vec!["PUSR001".into(), "PUSR002".into()],
             timeouts: Timeouts::default(),
         }
@@ -997,5 +1015,50 @@ mod tests {
         let plan = run(&[trigger("a"), trigger("b"), trigger("c")], &facts_with(service()));
         let keys: Vec<usize> = plan.new_incidents.iter().map(|i| i.event).collect();
         assert_eq!(keys, vec![0, 1, 2]);
+    }
+
+    /// A service paging high during Mon–Fri 09:00–17:00 New York time and low outside.
+    fn office_hours_service() -> ServiceFacts {
+        let hours = json!({"type": "fixed_time_per_day", "time_zone": "America/New_York",
+                           "days_of_week": [1, 2, 3, 4, 5], "start_time": "09:00:00", "end_time": "17:00:00"});
+        ServiceFacts {
+            urgency_rule: UrgencyRule::UseSupportHours {
+                during: SupportHoursUrgency::High,
+                outside: SupportHoursUrgency::Low,
+            },
+            support_hours: Some(SupportHours::parse(&hours, "support_hours", |_| true).unwrap()),
+            // The zone's rules without the tz database.
+            time_zone: Some(TimeZone::posix("EST5EDT,M3.2.0,M11.1.0").unwrap()),
+            ..service()
+        }
+    }
+
+    /// Unix milliseconds of a New York (EST, UTC-5) wall-clock time on Wednesday 2027-03-03.
+    fn wednesday_in_new_york(hour: i64) -> i64 {
+        let midnight_utc = 1_804_032_000_000; // 2027-03-03T00:00:00Z
+        midnight_utc + (hour + 5) * 3_600_000
+    }
+
+    fn urgency_at(received_at: i64, service: ServiceFacts) -> &'static str {
+        let event = trigger("a");
+        let batch = [BatchEvent { integration_id: INT, service_id: SVC, received_at, event: &event }];
+        let plan = plan(&batch, &facts_with(service), Counter(0));
+        plan.new_incidents[0].urgency
+    }
+
+    #[test]
+    fn a_trigger_inside_support_hours_gets_the_during_urgency() {
+        assert_eq!(urgency_at(wednesday_in_new_york(10), office_hours_service()), "high");
+    }
+
+    #[test]
+    fn a_trigger_outside_support_hours_gets_the_outside_urgency() {
+        assert_eq!(urgency_at(wednesday_in_new_york(20), office_hours_service()), "low");
+    }
+
+    #[test]
+    fn a_use_support_hours_rule_without_support_hours_takes_the_during_urgency() {
+        let svc = ServiceFacts { support_hours: None, time_zone: None, ..office_hours_service() };
+        assert_eq!(urgency_at(wednesday_in_new_york(20), svc), "high");
     }
 }

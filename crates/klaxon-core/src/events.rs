@@ -1,6 +1,7 @@
 //! The Events API's pure rules: parsing and validating Events API v2, v1 and change events into one
-//! normalized shape, with PagerDuty's error strings; severity → urgency; and the processing decision
-//! (what an event does to the open alert with its dedup key).
+//! normalized shape, with PagerDuty's error strings; and the processing decision
+//! (what an event does to the open alert with its dedup key). Severity → urgency is the service's rule:
+//! [`crate::service_rules::UrgencyRule::urgency`].
 //!
 //! Nothing here touches a database or a clock: the server resolves the routing key and commits the
 //! normalized event; the store's processor applies [`decide`] and [`choose_incident`] inside its
@@ -451,37 +452,6 @@ pub fn parse_change(
     if errors.is_empty() { Ok(Parsed { routing_key, event }) } else { Err(EventRejection::Invalid(errors)) }
 }
 
-/// The urgency of a new incident from the service's `incident_urgency_rule` and the event's severity.
-///
-/// - `{"type":"constant","urgency":"high"|"low"}` → that urgency;
-/// - `{"type":"constant","urgency":"severity_based"}` (PagerDuty's "dynamic notifications"; a bare
-///   `{"type":"severity_based"}` is read the same way) → critical and error high, warning and info low,
-///   no severity (v1) high;
-/// - `{"type":"use_support_hours",…}`: support hours are not evaluated yet, so the
-///   `during_support_hours` rule applies at all times (documented limitation).
-///
-/// Anything unreadable is high: a pager errs on the side of waking someone.
-pub fn urgency_for(rule: &Value, severity: Option<&str>) -> &'static str {
-    let severity_based = || match severity {
-        Some("warning" | "info") => "low",
-        _ => "high",
-    };
-    match rule.get("type").and_then(Value::as_str) {
-        Some("severity_based") => severity_based(),
-        Some("use_support_hours") => match rule.get("during_support_hours") {
-            Some(inner) if inner.get("type").and_then(Value::as_str) != Some("use_support_hours") => {
-                urgency_for(inner, severity)
-            }
-            _ => "high",
-        },
-        _ => match rule.get("urgency").and_then(Value::as_str) {
-            Some("low") => "low",
-            Some("severity_based") => severity_based(),
-            _ => "high",
-        },
-    }
-}
-
 /// What an alert event does, given whether its dedup key has an open (triggered) alert on the same
 /// integration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -639,21 +609,6 @@ mod tests {
     fn change_events_need_a_summary() {
         let r = parse_change(&obj(json!({"routing_key":KEY,"payload":{}})), None);
         assert_eq!(r, Err(EventRejection::Invalid(vec!["'payload.summary' is missing or blank".into()])));
-    }
-
-    #[test]
-    fn urgency_follows_the_service_rule() {
-        let sev = json!({"type":"constant","urgency":"severity_based"});
-        assert_eq!(urgency_for(&sev, Some("critical")), "high");
-        assert_eq!(urgency_for(&sev, Some("error")), "high");
-        assert_eq!(urgency_for(&sev, Some("warning")), "low");
-        assert_eq!(urgency_for(&sev, Some("info")), "low");
-        assert_eq!(urgency_for(&sev, None), "high");
-        assert_eq!(urgency_for(&json!({"type":"constant","urgency":"low"}), Some("critical")), "low");
-        let hours = json!({"type":"use_support_hours","during_support_hours":{"type":"constant","urgency":"low"},
-            "outside_support_hours":{"type":"constant","urgency":"high"}});
-        assert_eq!(urgency_for(&hours, Some("critical")), "low");
-        assert_eq!(urgency_for(&json!(null), None), "high");
     }
 
     #[test]

@@ -14,5 +14,6 @@ pub mod jobs;
 pub mod log_entry;
 pub mod page;
 pub mod role;
+pub mod service_rules;
 pub mod time;
 pub mod validate;

@@ -162,6 +162,7 @@ fn load_facts(db: &Connection, events: &[BatchEvent<'_>]) -> Result<Facts> {
             acknowledgement_timeout: r.get(4)?,
             auto_resolve_timeout: r.get(5)?,
             target_id: r.get(6)?,
+            support_hours: r.get(7)?,
         })
     })?;
     if services.is_empty() {

@@ -1,7 +1,8 @@
 //! `/services` and their nested `/services/{id}/integrations`.
 //!
 //! JSON documents (urgency rule, support hours, scheduled actions, grouping and auto-pause parameters)
-//! are validated for shape and stored as text. Explicit `null` on PUT clears a field (Terraform relies on
+//! are validated for shape and stored as text (the first three through klaxon-core's `service_rules`
+//! types, stored as sent). Explicit `null` on PUT clears a field (Terraform relies on
 //! it). The rendered `status` is derived: disabled, maintenance (a window covers it now), critical
 //! (triggered incidents), warning (acknowledged incidents), else active.
 
@@ -17,6 +18,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use klaxon_core::page::split_page;
 use klaxon_core::role::Action;
+use klaxon_core::service_rules::{ScheduledAction, SupportHours, UrgencyRule};
 use klaxon_store::integrations::{IntegrationFields, IntegrationRow};
 use klaxon_store::services::{Service, ServiceFields, ServiceFilter};
 use serde::{Deserialize, Serialize};
@@ -116,99 +118,16 @@ impl ServiceIncludes {
 
 // ---- validation of the JSON documents ----
 
-fn urgency_of(v: &Value, field: &str, allowed: &[&str], errors: &mut Vec<String>) {
-    match v.get("type").and_then(Value::as_str) {
-        Some("constant") => match v.get("urgency").and_then(Value::as_str) {
-            Some(u) if allowed.contains(&u) => {}
-            _ => errors.push(format!("{field}.urgency must be one of {}", allowed.join(", "))),
-        },
-        _ => errors.push(format!("{field}.type must be constant")),
-    }
+// The urgency rule, support hours and scheduled actions are klaxon-core's `service_rules` types; the
+// request's JSON is stored as sent once it parses.
+
+fn known_zone(name: &str) -> bool {
+    jiff::tz::TimeZone::get(name).is_ok()
 }
 
-fn validate_urgency_rule(v: &Value, errors: &mut Vec<String>) {
-    let field = "service.incident_urgency_rule";
-    if !v.is_object() {
-        errors.push(format!("{field} must be an object"));
-        return;
-    }
-    match v.get("type").and_then(Value::as_str) {
-        Some("constant") => urgency_of(v, field, &["high", "low", "severity_based"], errors),
-        Some("use_support_hours") => {
-            for part in ["during_support_hours", "outside_support_hours"] {
-                match v.get(part) {
-                    Some(inner) if inner.is_object() => {
-                        urgency_of(inner, &format!("{field}.{part}"), &["high", "low"], errors)
-                    }
-                    _ => errors.push(format!("{field}.{part} is required")),
-                }
-            }
-        }
-        _ => errors.push(format!("{field}.type must be constant or use_support_hours")),
-    }
-}
-
-fn is_clock_time(s: &str) -> bool {
-    let parts: Vec<&str> = s.split(':').collect();
-    let ok = |p: &str, max: u32| p.len() == 2 && p.parse::<u32>().is_ok_and(|n| n <= max);
-    match parts.as_slice() {
-        [h, m, sec] => ok(h, 23) && ok(m, 59) && ok(sec, 59),
-        [h, m] => ok(h, 23) && ok(m, 59),
-        _ => false,
-    }
-}
-
-fn validate_support_hours(v: &Value, errors: &mut Vec<String>) {
-    let field = "service.support_hours";
-    if !v.is_object() {
-        errors.push(format!("{field} must be an object"));
-        return;
-    }
-    if v.get("type").and_then(Value::as_str) != Some("fixed_time_per_day") {
-        errors.push(format!("{field}.type must be fixed_time_per_day"));
-    }
-    match v.get("time_zone").and_then(Value::as_str) {
-        Some(tz) if jiff::tz::TimeZone::get(tz).is_ok() => {}
-        Some(tz) => errors.push(format!("{field}.time_zone {tz} is not a known IANA time zone")),
-        None => errors.push(format!("{field}.time_zone is required")),
-    }
-    match v.get("days_of_week").and_then(Value::as_array) {
-        Some(days) if !days.is_empty() && days.iter().all(|d| d.as_i64().is_some_and(|n| (1..=7).contains(&n))) => {}
-        _ => errors.push(format!("{field}.days_of_week must be a non-empty array of ISO weekdays 1 (Monday) to 7")),
-    }
-    for part in ["start_time", "end_time"] {
-        match v.get(part).and_then(Value::as_str) {
-            Some(t) if is_clock_time(t) => {}
-            _ => errors.push(format!("{field}.{part} must be a time of day HH:MM:SS")),
-        }
-    }
-}
-
-fn validate_scheduled_actions(v: &Value, errors: &mut Vec<String>) {
-    let field = "service.scheduled_actions";
-    let Some(actions) = v.as_array() else {
-        errors.push(format!("{field} must be an array"));
-        return;
-    };
-    for (i, a) in actions.iter().enumerate() {
-        if a.get("type").and_then(Value::as_str) != Some("urgency_change") {
-            errors.push(format!("{field}[{i}].type must be urgency_change"));
-        }
-        let at = a.get("at");
-        if at.and_then(|at| at.get("type")).and_then(Value::as_str) != Some("named_time")
-            || !matches!(
-                at.and_then(|at| at.get("name")).and_then(Value::as_str),
-                Some("support_hours_start" | "support_hours_end")
-            )
-        {
-            errors.push(format!(
-                "{field}[{i}].at must be {{\"type\":\"named_time\",\"name\":\"support_hours_start\"|\"support_hours_end\"}}"
-            ));
-        }
-        if a.get("to_urgency").and_then(Value::as_str) != Some("high") {
-            errors.push(format!("{field}[{i}].to_urgency must be high"));
-        }
-    }
+/// The parsed value, or its errors pushed onto `errors`.
+fn collect<T>(parsed: Result<T, Vec<String>>, errors: &mut Vec<String>) -> Option<T> {
+    parsed.map_err(|e| errors.extend(e)).ok()
 }
 
 /// Returns the grouping parameters to store (None = no grouping).
@@ -353,26 +272,38 @@ async fn validate(app: &App, input: ServiceInput, existing: Option<&Service>) ->
         (Patch::Null | Patch::Absent, Some(c)) => c.status.clone(),
         (Patch::Null | Patch::Absent, None) => "active".into(),
     };
-    let default_rule = || json!({"type": "constant", "urgency": "high"}).to_string();
-    let incident_urgency_rule = match input.incident_urgency_rule {
-        Patch::Value(v) => {
-            validate_urgency_rule(&v, &mut errors);
-            v.to_string()
+    const RULE: &str = "service.incident_urgency_rule";
+    const HOURS: &str = "service.support_hours";
+    let rules_sent = !matches!((&input.incident_urgency_rule, &input.support_hours), (Patch::Absent, Patch::Absent));
+    let default_rule = || UrgencyRule::default().to_value().to_string();
+    let (incident_urgency_rule, rule) = match input.incident_urgency_rule {
+        Patch::Value(v) => (v.to_string(), collect(UrgencyRule::parse(&v, RULE), &mut errors)),
+        Patch::Null => (default_rule(), Some(UrgencyRule::default())),
+        Patch::Absent => {
+            let text = cur.map(|c| c.incident_urgency_rule.clone()).unwrap_or_else(default_rule);
+            let rule = serde_json::from_str::<UrgencyRule>(&text).ok();
+            (text, rule)
         }
-        Patch::Null => default_rule(),
-        Patch::Absent => cur.map(|c| c.incident_urgency_rule.clone()).unwrap_or_else(default_rule),
     };
     let support_hours = match input.support_hours {
         Patch::Value(v) => {
-            validate_support_hours(&v, &mut errors);
+            collect(SupportHours::parse(&v, HOURS, known_zone), &mut errors);
             Some(v.to_string())
         }
         Patch::Null => None,
         Patch::Absent => cur.and_then(|c| c.support_hours.clone()),
     };
+    // A use_support_hours rule needs support hours; checked when either is sent, so an update of other
+    // fields of a service stored before this rule still succeeds.
+    if rules_sent
+        && let Some(rule) = rule
+        && let Err(e) = rule.check_support_hours(support_hours.is_some(), RULE, HOURS)
+    {
+        errors.push(e);
+    }
     let scheduled_actions = match input.scheduled_actions {
         Patch::Value(v) => {
-            validate_scheduled_actions(&v, &mut errors);
+            collect(ScheduledAction::parse_list(&v, "service.scheduled_actions"), &mut errors);
             v.to_string()
         }
         Patch::Null => "[]".into(),

@@ -19,6 +19,7 @@ use super::script::{RowBuilder, Script, Statement};
 use super::{Db, FOR_UPDATE_OF_A, ROW_LOCKS};
 use crate::Result;
 use crate::jobs::kinds;
+use jiff::tz::TimeZone;
 use klaxon_core::actor::Agent;
 use klaxon_core::alert_batch::{
     BatchEvent, Facts, IdSource, IncidentFacts, LogKind, OpenAlert, Plan, ServiceFacts, Timeouts, TimerChange,
@@ -26,6 +27,7 @@ use klaxon_core::alert_batch::{
 };
 use klaxon_core::events::AlertEvent;
 use klaxon_core::incident::Status;
+use klaxon_core::service_rules::{SupportHours, UrgencyRule};
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 
@@ -211,6 +213,7 @@ pub struct ServiceRow {
     pub acknowledgement_timeout: Option<i64>,
     pub auto_resolve_timeout: Option<i64>,
     pub target_id: Option<String>,
+    pub support_hours: Option<String>,
 }
 
 /// An open alert of one of the batch's keys, with its incident's status and open-alert count.
@@ -242,7 +245,7 @@ pub fn fact_queries(events: &[BatchEvent<'_>]) -> FactQueries {
     // with no target); schedule targets come with schedules.
     let services = Script::single(
         "SELECT s.id, s.status, s.incident_urgency_rule, s.escalation_policy_id, s.acknowledgement_timeout,
-                s.auto_resolve_timeout, u.id AS target_id
+                s.auto_resolve_timeout, u.id AS target_id, s.support_hours
          FROM services s
          LEFT JOIN escalation_rules r ON r.escalation_policy_id = s.escalation_policy_id
               AND r.position = (SELECT MIN(r2.position) FROM escalation_rules r2
@@ -329,6 +332,33 @@ where
     Ok(qb.build_query_as::<T>().persistent(true).fetch_all(&mut **tx).await?)
 }
 
+/// A service's stored urgency rule; one that does not read (the REST API validates every rule it stores)
+/// is constant high: a pager errs on the side of waking someone.
+fn urgency_rule_of(row: &ServiceRow) -> UrgencyRule {
+    serde_json::from_str(&row.incident_urgency_rule).unwrap_or_else(|e| {
+        tracing::warn!(service_id = %row.id, error = %e, "unreadable incident_urgency_rule; using constant high");
+        UrgencyRule::default()
+    })
+}
+
+/// A service's stored support hours; ones that do not read count as none (so a `use_support_hours`
+/// rule takes its `during_support_hours` urgency).
+fn support_hours_of(row: &ServiceRow) -> Option<SupportHours> {
+    let text = row.support_hours.as_deref()?;
+    serde_json::from_str(text)
+        .inspect_err(|e| tracing::warn!(service_id = %row.id, error = %e, "unreadable support_hours; ignoring them"))
+        .ok()
+}
+
+/// The support hours' zone from the tz database. The REST API accepts only known zones, but the
+/// database may change under a stored service: an unknown zone falls back to UTC, with a warning.
+fn resolve_zone(service_id: &str, name: &str) -> TimeZone {
+    TimeZone::get(name).unwrap_or_else(|e| {
+        tracing::warn!(service_id, time_zone = name, error = %e, "unknown support hours time zone; using UTC");
+        TimeZone::UTC
+    })
+}
+
 /// Assembles the [`Facts`] from what the fact queries read.
 pub fn facts_from(services: Vec<ServiceRow>, windows: Vec<(String, i64, i64)>, open: Vec<OpenRow>) -> Facts {
     let mut facts = Facts::default();
@@ -337,13 +367,20 @@ pub fn facts_from(services: Vec<ServiceRow>, windows: Vec<(String, i64, i64)>, o
             disabled: row.status == "disabled",
             maintenance: windows.iter().filter(|(id, _, _)| *id == row.id).map(|(_, a, b)| (*a, *b)).collect(),
             escalation_policy_id: row.escalation_policy_id.clone(),
-            urgency_rule: serde_json::from_str(&row.incident_urgency_rule).unwrap_or(Value::Null),
+            urgency_rule: urgency_rule_of(row),
+            support_hours: support_hours_of(row),
+            time_zone: None,
             first_responders: Vec::new(),
             timeouts: Timeouts {
                 acknowledgement_secs: row.acknowledgement_timeout,
                 auto_resolve_secs: row.auto_resolve_timeout,
             },
         });
+        if facts_of.time_zone.is_none()
+            && let Some(hours) = &facts_of.support_hours
+        {
+            facts_of.time_zone = Some(resolve_zone(&row.id, &hours.time_zone));
+        }
         if let Some(user) = &row.target_id
             && !facts_of.first_responders.contains(user)
         {

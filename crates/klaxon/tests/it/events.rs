@@ -622,3 +622,39 @@ async fn grafanas_contact_point_payload_is_accepted() {
     assert_eq!(alert.class.as_deref(), Some("default"));
     assert_eq!(alert.group_name.as_deref(), Some("default"));
 }
+
+#[tokio::test]
+async fn a_use_support_hours_service_pages_high_inside_its_hours_and_low_outside() {
+    use crate::escalation_policies::create_policy;
+    use crate::services::{create_integration, service_body};
+    // Wednesday 2027-03-03, 10:00 in New York (EST, UTC-5).
+    let server = TestServer::start_with_clock("2027-03-03T15:00:00Z".parse().unwrap()).await;
+    let ep = create_policy(&server, "EP").await;
+    let mut body = service_body("Office hours", &ep);
+    body["service"]["incident_urgency_rule"] = json!({"type": "use_support_hours",
+        "during_support_hours": {"type": "constant", "urgency": "high"},
+        "outside_support_hours": {"type": "constant", "urgency": "low"}});
+    body["service"]["support_hours"] = json!({"type": "fixed_time_per_day", "time_zone": "America/New_York",
+        "days_of_week": [1, 2, 3, 4, 5], "start_time": "09:00:00", "end_time": "17:00:00"});
+    let (status, created) = server.post("/services", body).await;
+    assert_eq!(status, 201, "{created}");
+    let service_id = created["service"]["id"].as_str().unwrap().to_string();
+    let (_, key) = create_integration(&server, &service_id).await;
+
+    server.enqueue(v2_trigger(&key, "morning")).await;
+    server.events_processed().await;
+    server.advance_secs(10 * 3_600); // 20:00 in New York
+    server.enqueue(v2_trigger(&key, "evening")).await;
+    server.events_processed().await;
+
+    let mut urgencies: Vec<(String, String)> = server
+        .store
+        .events_incidents_of_service(&service_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| (i.incident_key.unwrap(), i.urgency))
+        .collect();
+    urgencies.sort();
+    assert_eq!(urgencies, vec![("evening".into(), "low".into()), ("morning".into(), "high".into())]);
+}

@@ -503,3 +503,33 @@ async fn query_treats_like_wildcards_literally() {
     let (_, body) = server.get("/services?query=%25").await;
     assert_eq!(body["services"], json!([]));
 }
+
+#[tokio::test]
+async fn a_use_support_hours_rule_requires_support_hours() {
+    let server = TestServer::start().await;
+    let ep = create_policy(&server, "EP").await;
+    let rule = json!({"type": "use_support_hours", "during_support_hours": {"type": "constant", "urgency": "high"},
+        "outside_support_hours": {"type": "constant", "urgency": "low"}});
+    let expected = "service.incident_urgency_rule of type use_support_hours requires service.support_hours";
+    let mut body = service_body("Web", &ep);
+    body["service"]["incident_urgency_rule"] = rule.clone();
+    let (status, resp) = server.post("/services", body.clone()).await;
+    assert_eq!(status, 400, "{resp}");
+    assert!(error_text(&resp).contains(expected), "{resp}");
+
+    body["service"]["support_hours"] = json!({"type": "fixed_time_per_day", "time_zone": "Europe/Berlin",
+        "days_of_week": [1, 2, 3, 4, 5], "start_time": "09:00:00", "end_time": "17:00:00"});
+    let (status, resp) = server.post("/services", body).await;
+    assert_eq!(status, 201, "{resp}");
+    let id = resp["service"]["id"].as_str().unwrap();
+    // Clearing the support hours while the rule stays is refused too.
+    let (status, resp) = server.put(&format!("/services/{id}"), json!({"service": {"support_hours": null}})).await;
+    assert_eq!(status, 400, "{resp}");
+    assert!(error_text(&resp).contains(expected), "{resp}");
+    // Clearing both together is fine.
+    let (status, resp) = server
+        .put(&format!("/services/{id}"), json!({"service": {"support_hours": null, "incident_urgency_rule": null}}))
+        .await;
+    assert_eq!(status, 200, "{resp}");
+    assert_eq!(resp["service"]["incident_urgency_rule"], json!({"type": "constant", "urgency": "high"}));
+}
