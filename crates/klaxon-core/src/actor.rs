@@ -135,7 +135,7 @@ impl FromStr for Channel {
 pub struct Actor {
     pub agent: Agent,
     pub channel: Channel,
-    /// The agent's display name at the time (a user's name, a service's name).
+    /// The agent's display name at the time (a user's name; summaries name only users).
     pub name: String,
 }
 
@@ -149,22 +149,19 @@ impl Actor {
         Self::new(Agent::User(id.into()), channel, name)
     }
 
-    /// A service's timer.
+    /// A service's timer. (Only users are named in summaries, so others carry no name.)
     pub fn service_timer(service_id: impl Into<String>) -> Self {
-        let id = service_id.into();
-        Self::new(Agent::Service(id.clone()), Channel::Timeout, id)
+        Self::new(Agent::Service(service_id.into()), Channel::Timeout, String::new())
     }
 
     /// An integration's event through the Events API.
     pub fn integration(integration_id: impl Into<String>) -> Self {
-        let id = integration_id.into();
-        Self::new(Agent::Integration(id.clone()), Channel::Api, id)
+        Self::new(Agent::Integration(integration_id.into()), Channel::Api, String::new())
     }
 
     /// Klaxon on its own behalf, for a service.
     pub fn auto(service_id: impl Into<String>) -> Self {
-        let id = service_id.into();
-        Self::new(Agent::Service(id.clone()), Channel::Auto, id)
+        Self::new(Agent::Service(service_id.into()), Channel::Auto, String::new())
     }
 }
 

@@ -565,7 +565,7 @@ impl<I: IdSource> Planner<'_, I> {
             timeouts: service.timeouts,
             alert_id: Some(alert_id),
         };
-        let (state, effects) = command::open(&opening, &Actor::integration(e.integration_id), at);
+        let (state, effects) = command::open(opening, &Actor::integration(e.integration_id), at);
         self.plan.new_incidents.push(NewIncident {
             id: incident_id.clone(),
             event: index,

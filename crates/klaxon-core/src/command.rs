@@ -270,11 +270,21 @@ impl IncidentState {
 }
 
 /// How a summary names who acted: "by Ada", "through the API", "due to timeout".
-fn by(actor: &Actor) -> String {
-    match (&actor.agent, actor.channel) {
-        (Agent::User(_), _) => format!("by {}", actor.name),
-        (_, Channel::Timeout) => "due to timeout".into(),
-        (_, channel) => format!("through {}", channel.phrase()),
+fn by(actor: &Actor) -> By<'_> {
+    By(actor)
+}
+
+/// How a summary names who acted, written straight into the summary (no string of its own: the events
+/// batch writes several of these per event).
+struct By<'a>(&'a Actor);
+
+impl std::fmt::Display for By<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.0.agent, self.0.channel) {
+            (Agent::User(_), _) => write!(f, "by {}", self.0.name),
+            (_, Channel::Timeout) => f.write_str("due to timeout"),
+            (_, channel) => write!(f, "through {}", channel.phrase()),
+        }
     }
 }
 
@@ -468,20 +478,20 @@ pub struct Opening {
 
 /// Opens an incident: its first state and the effects of opening it (the trigger log entry first, then
 /// the assignments, and the timers of its first status).
-pub fn open(o: &Opening, actor: &Actor, now: i64) -> (IncidentState, Effects) {
-    let (assignees, via, how) = match &o.assignees {
-        Some(users) => (users.clone(), AssignedVia::DirectAssignment, "directly"),
+pub fn open(o: Opening, actor: &Actor, now: i64) -> (IncidentState, Effects) {
+    let (assignees, via, how) = match o.assignees {
+        Some(users) => (users, AssignedVia::DirectAssignment, "directly"),
         None => (o.levels.first().cloned().unwrap_or_default(), AssignedVia::EscalationPolicy, "via escalation policy"),
     };
     let empty = IncidentState {
-        id: o.id.clone(),
+        id: o.id,
         number: o.number,
-        service_id: o.service_id.clone(),
+        service_id: o.service_id,
         status: Status::Triggered,
         urgency: o.urgency,
-        priority_id: o.priority_id.clone(),
-        title: o.title.clone(),
-        escalation_policy_id: o.escalation_policy_id.clone(),
+        priority_id: o.priority_id,
+        title: o.title,
+        escalation_policy_id: o.escalation_policy_id,
         escalation_level: 1,
         assigned_via: via,
         assignees: vec![],
@@ -490,11 +500,11 @@ pub fn open(o: &Opening, actor: &Actor, now: i64) -> (IncidentState, Effects) {
         alerts: i64::from(o.alert_id.is_some()),
         notes: 0,
         timeouts: o.timeouts,
-        levels: o.levels.clone(),
+        levels: o.levels,
     };
     let mut e = Effects { status: Some(Status::Triggered), ..Effects::default() };
     let mut trigger = LogEffect::new(LogKind::Trigger, format!("Triggered {}", by(actor)));
-    trigger.alert_id = o.alert_id.clone();
+    trigger.alert_id = o.alert_id;
     e.log(trigger);
     assign_users(&assignees, how, &mut e);
     e.assignees = Some(assignees);
@@ -588,11 +598,11 @@ fn assign(s: &IncidentState, users: &[String], via: AssignedVia, how: &str, acto
     }
 }
 
+/// One `assign_log_entry` per assignee (naming them in `user_id`; the store renders their details).
 fn assign_users(users: &[String], how: &str, e: &mut Effects) {
     for user in users {
         let mut entry = LogEffect::new(LogKind::Assign, format!("Assigned {how}"));
         entry.user_id = Some(user.clone());
-        entry.details = Some(json!({"assignees": [user]}));
         e.log(entry);
     }
 }

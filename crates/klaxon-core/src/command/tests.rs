@@ -295,7 +295,7 @@ fn opening_logs_the_trigger_then_the_assignments_and_arms_auto_resolve() {
         timeouts: Timeouts { acknowledgement_secs: None, auto_resolve_secs: Some(60) },
         alert_id: Some("QA".into()),
     };
-    let (s, e) = open(&o, &Actor::integration("PINT"), NOW);
+    let (s, e) = open(o, &Actor::integration("PINT"), NOW);
     assert_eq!(kinds(&e), vec![LogKind::Trigger, LogKind::Assign, LogKind::Assign]);
     assert_eq!(e.log_entries[0].alert_id.as_deref(), Some("QA"));
     assert_eq!(e.log_entries[0].summary, "Triggered through the API");
@@ -319,7 +319,7 @@ fn opening_acknowledged_by_oneself_assigns_and_acknowledges() {
         timeouts: Timeouts::default(),
         alert_id: None,
     };
-    let (s, e) = open(&o, &ada(), NOW);
+    let (s, e) = open(o, &ada(), NOW);
     assert_eq!(s.status, Status::Acknowledged);
     assert_eq!(s.assigned_via, AssignedVia::DirectAssignment);
     assert_eq!(kinds(&e), vec![LogKind::Trigger, LogKind::Assign, LogKind::Acknowledge]);

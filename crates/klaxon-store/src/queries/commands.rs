@@ -20,6 +20,7 @@ use klaxon_core::command::{
     self, AckChange, Command, Effects, IncidentState, Opening, Timeouts, TimerChange, TimerKind,
 };
 use klaxon_core::incident::{AlertStatus, AssignedVia, IncidentError, Status, Urgency};
+use klaxon_core::log_entry::LogKind;
 use serde_json::json;
 use std::future::Future;
 
@@ -256,7 +257,7 @@ pub async fn open(p: &Pools, spec: &NewIncidentSpec, actor: &Actor, now: i64) ->
             timeouts: Timeouts { acknowledgement_secs: timeouts.0, auto_resolve_secs: timeouts.1 },
             alert_id: None,
         };
-        let (state, effects) = command::open(&opening, actor, now);
+        let (state, effects) = command::open(opening, actor, now);
         let (by_type, by_id) = agent_columns(&actor.agent, &state.service_id);
         sqlx::query(
             "INSERT INTO incidents (id, incident_number, title, description, service_id, escalation_policy_id, status,
@@ -505,7 +506,11 @@ async fn apply_with_channel(
             note: l.note.clone(),
             summary: l.summary.clone(),
             user_id: l.user_id.clone(),
-            details: l.details.as_ref().map(|d| d.to_string()),
+            details: match (l.kind, &l.user_id, &l.details) {
+                (_, _, Some(d)) => Some(d.to_string()),
+                (LogKind::Assign, Some(user), None) => Some(json!({ "assignees": [user] }).to_string()),
+                _ => None,
+            },
             created_at: now,
         })
         .collect();
