@@ -7,10 +7,10 @@
 -- "live". unique_key names a live job only: finishing a job clears it, so the key can be scheduled again
 -- while the finished row stays. (The rule and the status names are held by the code, `jobs::status`: no
 -- CHECK constraint, which cost the events batch about 2 us per new incident's timer row on SQLite.)
--- seq orders jobs of one ordering_key: a
+-- seq (growing while the newest row is kept: enough to order live rows) orders jobs of one ordering_key: a
 -- live job waits while a live job with the same ordering_key and a smaller seq exists.
 CREATE TABLE jobs_v2 (
-    seq @SERIAL@,
+    seq @ROWID@,
     id TEXT NOT NULL UNIQUE,
     kind TEXT NOT NULL,
     queue TEXT NOT NULL,
