@@ -46,8 +46,10 @@ SELECT id, kind,
 FROM jobs ORDER BY created_at, id;
 DROP TABLE jobs;
 ALTER TABLE jobs_v2 RENAME TO jobs;
--- Claiming: live jobs of a queue by due time.
-CREATE INDEX jobs_claim ON jobs (queue, due_at) WHERE status IN ('scheduled', 'running', 'retrying');
+-- Claiming: live jobs by due time (a claim filters its queue among the due ones). Not (queue, due_at):
+-- comparing the queue's text at every step of the b-tree made the events batch's timer row per new
+-- incident about 1.2 us dearer on SQLite.
+CREATE INDEX jobs_claim ON jobs (due_at) WHERE status IN ('scheduled', 'running', 'retrying');
 CREATE INDEX jobs_ordering ON jobs (ordering_key, seq) WHERE ordering_key IS NOT NULL;
 CREATE INDEX jobs_subject ON jobs (subject) WHERE subject IS NOT NULL;
 -- Retention cleanup of finished jobs.
