@@ -523,6 +523,8 @@ async fn apply_with_channel(
     for (kind, change) in &e.timers {
         let key = timer_key(*kind, id);
         match change {
+            // Ended with the rest of the incident's jobs above.
+            TimerChange::Cancel if e.cancel_jobs => {}
             TimerChange::Cancel => {
                 super::jobs::cancel_at(tx, &key, now).await?;
             }

@@ -14,6 +14,7 @@
 //! to the same incident waits for the batch instead of being overwritten by it. SQLite's one writer
 //! already excludes that.
 
+use super::commands::{timer_job_kind, timer_key};
 use super::log_entries::NewLogEntry;
 use super::script::{RowBuilder, Script, Statement};
 use super::{Db, FOR_UPDATE_OF_A, ROW_LOCKS};
@@ -23,7 +24,6 @@ use jiff::tz::TimeZone;
 use klaxon_core::actor::Agent;
 use klaxon_core::alert_batch::{
     BatchEvent, Facts, IdSource, IncidentFacts, LogKind, OpenAlert, Plan, ServiceFacts, Timeouts, TimerChange,
-    TimerKind,
 };
 use klaxon_core::events::AlertEvent;
 use klaxon_core::incident::Status;
@@ -429,11 +429,18 @@ fn channel(event: &AlertEvent) -> Value {
     c
 }
 
-fn timer_key(kind: TimerKind, incident_id: &str) -> String {
-    match kind {
-        TimerKind::AcknowledgementTimeout => format!("{}:{incident_id}", kinds::ACK_TIMEOUT),
-        TimerKind::AutoResolve => format!("{}:{incident_id}", kinds::AUTO_RESOLVE),
-    }
+/// Makes the live jobs whose `column` equals each row's value `cancelled` (key released, kept until the
+/// retention cleanup) as of the row's instant, as `queries::jobs::cancel_at` does one at a time.
+fn cancel_jobs(script: &mut Script, column: &str, rows: &[(String, i64)]) {
+    script.update_rows(
+        "UPDATE jobs SET status = 'cancelled', unique_key = NULL, lease_owner = NULL, lease_until = NULL,
+             finished_at = v.column2, last_error = COALESCE(jobs.last_error, 'cancelled')",
+        &format!("WHERE jobs.{column} = v.column1 AND jobs.status IN ('scheduled', 'running', 'retrying')"),
+        rows,
+        |b, (value, at)| {
+            b.push_bind(value.clone()).push_bind(*at);
+        },
+    );
 }
 
 fn write_plan(script: &mut Script, events: &[BatchEvent<'_>], plan: &Plan) {
@@ -620,48 +627,30 @@ fn write_plan(script: &mut Script, events: &[BatchEvent<'_>], plan: &Plan) {
         });
     }
 
-    // Cancelled timers become `cancelled` jobs (key released, kept until the retention cleanup), as
-    // `queries::jobs::cancel_at` does.
-    let cancelled: Vec<(String, i64)> = plan
-        .timers
-        .iter()
-        .filter(|t| t.change == TimerChange::Cancel)
-        .map(|t| (timer_key(t.kind, &t.incident_id), t.at))
-        .collect();
-    script.update_rows(
-        "UPDATE jobs SET status = 'cancelled', unique_key = NULL, lease_owner = NULL, lease_until = NULL,
-             finished_at = v.column2, last_error = COALESCE(jobs.last_error, 'cancelled')",
-        "WHERE jobs.unique_key = v.column1 AND jobs.status IN ('scheduled', 'running', 'retrying')",
-        &cancelled,
-        |b, (key, at)| {
-            b.push_bind(key.clone()).push_bind(*at);
-        },
-    );
-    // Every other job about an incident the batch resolved ends with it (the command layer's `cancel_jobs`).
+    // Every job about an incident the batch resolved ends with it (the command layer's `cancel_jobs`),
+    // its timers included; other cancelled timers end by their key.
     let ended: Vec<(String, i64)> = plan
         .incident_changes
         .iter()
         .filter(|c| c.status == Status::Resolved)
         .map(|c| (kinds::incident_subject(&c.id), c.changed_at))
         .collect();
-    script.update_rows(
-        "UPDATE jobs SET status = 'cancelled', unique_key = NULL, lease_owner = NULL, lease_until = NULL,
-             finished_at = v.column2, last_error = COALESCE(jobs.last_error, 'cancelled')",
-        "WHERE jobs.subject = v.column1 AND jobs.status IN ('scheduled', 'running', 'retrying')",
-        &ended,
-        |b, (subject, at)| {
-            b.push_bind(subject.clone()).push_bind(*at);
-        },
-    );
+    let resolved: BTreeSet<&str> =
+        plan.incident_changes.iter().filter(|c| c.status == Status::Resolved).map(|c| c.id.as_str()).collect();
+    let cancelled: Vec<(String, i64)> = plan
+        .timers
+        .iter()
+        .filter(|t| t.change == TimerChange::Cancel && !resolved.contains(t.incident_id.as_str()))
+        .map(|t| (timer_key(t.kind, &t.incident_id), t.at))
+        .collect();
+    cancel_jobs(script, "unique_key", &cancelled);
+    cancel_jobs(script, "subject", &ended);
     let scheduled: Vec<(String, &str, String, String, i64, i64)> = plan
         .timers
         .iter()
         .filter_map(|t| match t.change {
             TimerChange::Schedule { due_at } => {
-                let kind = match t.kind {
-                    TimerKind::AcknowledgementTimeout => kinds::ACK_TIMEOUT,
-                    TimerKind::AutoResolve => kinds::AUTO_RESOLVE,
-                };
+                let kind = timer_job_kind(t.kind);
                 let payload = json!({ "incident_id": t.incident_id }).to_string();
                 let subject = kinds::incident_subject(&t.incident_id);
                 Some((timer_key(t.kind, &t.incident_id), kind, subject, payload, due_at, t.at))
