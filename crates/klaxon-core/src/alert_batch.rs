@@ -590,7 +590,8 @@ impl<I: IdSource> Planner<'_, I> {
         });
         let slot = self.incidents.len() - 1;
         self.incident_index.insert(incident_id.clone(), slot);
-        let first_log = self.fold(slot, effects, index, e);
+        // `open` answered the state with its effects applied already.
+        let first_log = self.fold(slot, effects, index, e, false);
         if let Some(first) = first_log {
             self.alerts[a].first_log = Some(first.clone());
             if let Some(planned) = self.plan.new_incidents.last_mut() {
@@ -609,21 +610,20 @@ impl<I: IdSource> Planner<'_, I> {
     fn command(&mut self, slot: usize, command: Command, index: usize, e: &BatchEvent<'_>) {
         let actor = Actor::integration(e.integration_id);
         if let Ok(effects) = command::decide(&self.incidents[slot].state, &command, &actor, e.received_at) {
-            self.fold(slot, effects, index, e);
+            self.fold(slot, effects, index, e, true);
         }
     }
 
     /// Applies decided effects to the incident's working state and the plan; answers the id of the first
     /// log entry written.
-    fn fold(&mut self, slot: usize, effects: Effects, index: usize, e: &BatchEvent<'_>) -> Option<String> {
+    fn fold(&mut self, slot: usize, effects: Effects, index: usize, e: &BatchEvent<'_>, apply: bool) -> Option<String> {
         let at = e.received_at;
         let inc = &mut self.incidents[slot];
         let before = inc.state.status;
-        inc.state.apply(&effects);
-        let new = inc.planned.is_some();
-        if effects.status.is_some_and(|s| s != before)
-            || (new && effects.status.is_some_and(|s| s != Status::Triggered))
-        {
+        if apply {
+            inc.state.apply(&effects);
+        }
+        if effects.status.is_some_and(|s| s != before) {
             inc.changed = Some((at, e.integration_id.to_string()));
             if inc.state.status == Status::Resolved {
                 inc.resolved_at = Some(at);

@@ -300,7 +300,7 @@ pub fn decide(s: &IncidentState, command: &Command, actor: &Actor, now: i64) -> 
             StatusChange::None => {}
             StatusChange::Acknowledge => acknowledge(s, actor, now, &mut e),
             StatusChange::Unacknowledge => unacknowledge(s, actor, now, &mut e),
-            StatusChange::Resolve => resolve(s, actor, resolution.clone(), now, &mut e),
+            StatusChange::Resolve => resolve(actor, resolution.clone(), &mut e),
             StatusChange::Reopen { to } => reopen(s, to, actor, now, &mut e),
         },
         Command::Acknowledge => {
@@ -315,11 +315,11 @@ pub fn decide(s: &IncidentState, command: &Command, actor: &Actor, now: i64) -> 
         }
         Command::Resolve { resolution } => {
             require_open(s)?;
-            resolve(s, actor, resolution.clone(), now, &mut e);
+            resolve(actor, resolution.clone(), &mut e);
         }
         Command::ResolveByLastAlert => {
             require_open(s)?;
-            resolve(s, actor, None, now, &mut e);
+            resolve(actor, None, &mut e);
         }
         Command::DedupTrigger { alert_id } => {
             require_open(s)?;
@@ -374,7 +374,7 @@ pub fn decide(s: &IncidentState, command: &Command, actor: &Actor, now: i64) -> 
             }
             e.move_alerts_to = Some(target_id.clone());
             e.merged_into = Some(target_id.clone());
-            resolve(s, actor, None, now, &mut e);
+            resolve(actor, None, &mut e);
             e.resolve_open_alerts = false;
             if let Some(last) = e.log_entries.last_mut() {
                 last.summary = format!("Resolved by merging into incident #{target_number} {}", by(actor));
@@ -549,7 +549,7 @@ fn unacknowledge(s: &IncidentState, actor: &Actor, now: i64, e: &mut Effects) {
     e.log(LogEffect::new(LogKind::Unacknowledge, format!("Unacknowledged {}", by(actor))));
 }
 
-fn resolve(_s: &IncidentState, actor: &Actor, resolution: Option<String>, _now: i64, e: &mut Effects) {
+fn resolve(actor: &Actor, resolution: Option<String>, e: &mut Effects) {
     e.status = Some(Status::Resolved);
     e.assignees = Some(vec![]);
     e.acknowledgements.push(AckChange::ClearAll);
