@@ -92,14 +92,28 @@ struct StateRow {
     notes: i64,
 }
 
-/// Locks the incident (its open alerts first) and reads what the rules need of it.
-pub async fn lock_state(tx: &mut Tx<'_>, id: &str) -> Result<Option<IncidentState>> {
+/// PostgreSQL: locks the incident's open alerts, before the incident itself (the events batch's order).
+async fn lock_open_alerts(tx: &mut Tx<'_>, id: &str) -> Result<()> {
     if ROW_LOCKS {
         sqlx::query("SELECT id FROM alerts WHERE incident_id = $1 AND status = 'triggered' ORDER BY id FOR UPDATE")
             .bind(id)
             .fetch_all(&mut **tx)
             .await?;
     }
+    Ok(())
+}
+
+/// Locks the incident (its open alerts first) without reading its state; answers whether it exists.
+async fn lock(tx: &mut Tx<'_>, id: &str) -> Result<bool> {
+    lock_open_alerts(tx, id).await?;
+    let sql = format!("SELECT id FROM incidents WHERE id = $1{}", if ROW_LOCKS { " FOR UPDATE" } else { "" });
+    let found: Option<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut **tx).await?;
+    Ok(found.is_some())
+}
+
+/// Locks the incident (its open alerts first) and reads what the rules need of it.
+pub async fn lock_state(tx: &mut Tx<'_>, id: &str) -> Result<Option<IncidentState>> {
+    lock_open_alerts(tx, id).await?;
     let sql = format!(
         "SELECT i.id, i.incident_number, i.service_id, i.status, i.urgency, i.priority_id, i.title,
                 i.escalation_policy_id, i.escalation_level, i.assigned_via, s.acknowledgement_timeout,
@@ -550,7 +564,9 @@ pub async fn change_alerts(
     with_retries(p, |mut tx| async move {
         let id = resolve_id(&mut tx, incident).await?.ok_or(StoreError::NotFound("incident"))?;
         // Locked first, before the alerts change under it.
-        lock_state(&mut tx, &id).await?.ok_or(StoreError::NotFound("incident"))?;
+        if !lock(&mut tx, &id).await? {
+            return Err(StoreError::NotFound("incident"));
+        }
         for (index, change) in changes.iter().enumerate() {
             let status: Option<(String,)> =
                 sqlx::query_as("SELECT status FROM alerts WHERE id = $1 AND incident_id = $2")
