@@ -543,7 +543,6 @@ pub async fn clean_up(app: &App) -> Result<(u64, u64), BoxError> {
     Ok(app
         .store
         .clean_up_jobs(
-            now,
             now.saturating_sub(settings.finished_retention_ms),
             now.saturating_sub(settings.attempts_retention_ms),
         )

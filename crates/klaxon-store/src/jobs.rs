@@ -9,6 +9,9 @@
 //! - finished: `done`, `failed`, `cancelled`. Finished rows stay (with `finished_at` and `last_error`) until
 //!   the runner's retention cleanup ([`Store::clean_up_jobs`]) deletes them.
 //!
+//! A job is live exactly while `finished_at` is NULL: every statement that finishes a job stamps it, and
+//! queries test "live" that way (`queries::jobs::LIVE`), which is also the claim index's predicate.
+//!
 //! Optional keys:
 //! - `unique_key` names a *live* job: scheduling a key that is live moves that job (new due time and
 //!   payload, same id, attempts kept); finishing a job clears its key, so the key can be scheduled again.
@@ -298,15 +301,9 @@ impl Store {
     }
 
     /// Retention: deletes finished jobs that finished before `finished_before`, and attempts that started
-    /// before `attempts_before`; answers (jobs, attempts) deleted. A job cancelled without a clock (the
-    /// `cancel` functions taking no `now`) gets `finished_at = now` here first.
-    pub async fn clean_up_jobs(
-        &self,
-        now_ms: i64,
-        finished_before_ms: i64,
-        attempts_before_ms: i64,
-    ) -> Result<(u64, u64)> {
-        dispatch!(self, p => q::jobs::clean_up(p, now_ms, finished_before_ms, attempts_before_ms))
+    /// before `attempts_before`; answers (jobs, attempts) deleted.
+    pub async fn clean_up_jobs(&self, finished_before_ms: i64, attempts_before_ms: i64) -> Result<(u64, u64)> {
+        dispatch!(self, p => q::jobs::clean_up(p, finished_before_ms, attempts_before_ms))
     }
 
     /// The attempts of a job, first first.

@@ -90,13 +90,13 @@ pub async fn claim_due_jobs(
     let sql = format!(
         "UPDATE jobs SET status = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1
          WHERE id IN (SELECT j.id FROM jobs j
-                      WHERE j.queue = $5 AND j.status IN ('scheduled', 'running', 'retrying') AND j.due_at <= $3
+                      WHERE j.queue = $5 AND j.finished_at IS NULL AND j.due_at <= $3
                         AND (j.lease_until IS NULL OR j.lease_until < $3)
                         AND (j.ordering_key IS NULL OR NOT EXISTS (
                               SELECT 1 FROM jobs e WHERE e.ordering_key = j.ordering_key AND e.seq < j.seq
-                                AND e.status IN ('scheduled', 'running', 'retrying')))
+                                AND e.finished_at IS NULL))
                       ORDER BY j.due_at, j.seq LIMIT $4 FOR UPDATE OF j SKIP LOCKED)
-           AND status IN ('scheduled', 'running', 'retrying') AND due_at <= $3
+           AND finished_at IS NULL AND due_at <= $3
            AND (lease_until IS NULL OR lease_until < $3)
          RETURNING {}",
         q::jobs::COLUMNS

@@ -435,7 +435,7 @@ fn cancel_jobs(script: &mut Script, column: &str, rows: &[(String, i64)]) {
     script.update_rows(
         "UPDATE jobs SET status = 'cancelled', unique_key = NULL, lease_owner = NULL, lease_until = NULL,
              finished_at = v.column2, last_error = COALESCE(jobs.last_error, 'cancelled')",
-        &format!("WHERE jobs.{column} = v.column1 AND jobs.status IN ('scheduled', 'running', 'retrying')"),
+        &format!("WHERE jobs.{column} = v.column1 AND jobs.{}", super::jobs::LIVE),
         rows,
         |b, (value, at)| {
             b.push_bind(value.clone()).push_bind(*at);

@@ -13,7 +13,9 @@ pub(crate) const COLUMNS: &str = "id, kind, queue, status, unique_key, ordering_
      lease_owner, lease_until, attempts, last_error, created_at, finished_at";
 
 /// The live statuses, as SQL.
-const LIVE: &str = "('scheduled', 'running', 'retrying')";
+/// A live job (scheduled, running or retrying): every change to done, failed or cancelled stamps
+/// `finished_at` in the same statement, so this is the test, and the claim index's (see migration 0007).
+pub const LIVE: &str = "finished_at IS NULL";
 
 /// Inserts a job and answers its id; a job whose `unique_key` is live moves that job instead (new kind,
 /// queue, payload, due time, keys; lease released; the same id; attempts and last error kept). A job due
@@ -60,41 +62,27 @@ pub async fn schedule(
 }
 
 /// Cancels the live job with this key, if any: status `cancelled`, key released, lease dropped (a run in
-/// flight then finds its lease gone). `finished_at` is stamped by the next retention cleanup; use
-/// [`cancel_at`] when the time is at hand.
-#[allow(dead_code)] // used by the incident paths
-pub async fn cancel(tx: &mut Tx<'_>, unique_key: &str) -> Result<()> {
-    cancel_where(tx, "unique_key", unique_key, None).await?;
-    Ok(())
-}
-
-/// [`cancel`], stamping `finished_at = now`; answers how many jobs it cancelled (0 or 1).
+/// flight then finds its lease gone), `finished_at = now`; answers how many jobs it cancelled (0 or 1).
 pub async fn cancel_at(tx: &mut Tx<'_>, unique_key: &str, now: i64) -> Result<u64> {
-    cancel_where(tx, "unique_key", unique_key, Some(now)).await
+    cancel_where(tx, "unique_key", unique_key, now).await
 }
 
-/// Cancels every live job of `subject` (e.g. `incident:<id>`) in one statement.
-#[allow(dead_code)] // used by the incident paths
-pub async fn cancel_subject(tx: &mut Tx<'_>, subject: &str) -> Result<u64> {
-    cancel_where(tx, "subject", subject, None).await
-}
-
-/// [`cancel_subject`], stamping `finished_at = now`.
+/// Cancels every live job of `subject` (e.g. `incident:<id>`) in one statement, stamping `finished_at = now`.
 pub async fn cancel_subject_at(tx: &mut Tx<'_>, subject: &str, now: i64) -> Result<u64> {
-    cancel_where(tx, "subject", subject, Some(now)).await
+    cancel_where(tx, "subject", subject, now).await
 }
 
-async fn cancel_where(tx: &mut Tx<'_>, column: &str, value: &str, now: Option<i64>) -> Result<u64> {
+async fn cancel_where(tx: &mut Tx<'_>, column: &str, value: &str, now: i64) -> Result<u64> {
     let sql = format!(
         "UPDATE jobs SET status = 'cancelled', unique_key = NULL, lease_owner = NULL, lease_until = NULL,
              finished_at = $2, last_error = COALESCE(last_error, 'cancelled')
-         WHERE {column} = $1 AND status IN {LIVE}"
+         WHERE {column} = $1 AND {LIVE}"
     );
     Ok(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(value).bind(now).execute(&mut **tx).await?.rows_affected())
 }
 
 pub async fn pending(p: &Pools) -> Result<Vec<JobRow>> {
-    let sql = format!("SELECT {COLUMNS} FROM jobs WHERE status IN {LIVE} ORDER BY due_at, seq");
+    let sql = format!("SELECT {COLUMNS} FROM jobs WHERE {LIVE} ORDER BY due_at, seq");
     Ok(sqlx::query_as::<Db, JobRow>(sqlx::AssertSqlSafe(sql)).fetch_all(&p.read).await?)
 }
 
@@ -251,24 +239,15 @@ pub async fn release_all_leases(p: &Pools, own_owner: &str, now: i64) -> Result<
     Ok(released)
 }
 
-/// Retention: stamps finished jobs that were cancelled without a clock, then deletes finished jobs
-/// finished before `finished_before` and attempts started before `attempts_before`.
-pub async fn clean_up(p: &Pools, now: i64, finished_before: i64, attempts_before: i64) -> Result<(u64, u64)> {
+/// Retention: deletes finished jobs finished before `finished_before` and attempts started before
+/// `attempts_before`.
+pub async fn clean_up(p: &Pools, finished_before: i64, attempts_before: i64) -> Result<(u64, u64)> {
     let mut tx = begin_write(p).await?;
-    sqlx::query(
-        "UPDATE jobs SET finished_at = $1 WHERE finished_at IS NULL AND status IN ('done', 'failed', 'cancelled')",
-    )
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    let jobs = sqlx::query(
-        "DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < $1
-             AND status IN ('done', 'failed', 'cancelled')",
-    )
-    .bind(finished_before)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    let jobs = sqlx::query("DELETE FROM jobs WHERE finished_at < $1")
+        .bind(finished_before)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
     let attempts = sqlx::query("DELETE FROM job_attempts WHERE started_at < $1")
         .bind(attempts_before)
         .execute(&mut *tx)
@@ -289,7 +268,7 @@ pub async fn attempts(p: &Pools, job_id: &str) -> Result<Vec<AttemptRow>> {
 }
 
 pub async fn by_key(p: &Pools, unique_key: &str) -> Result<Option<JobRow>> {
-    let sql = format!("SELECT {COLUMNS} FROM jobs WHERE unique_key = $1 AND status IN {LIVE}");
+    let sql = format!("SELECT {COLUMNS} FROM jobs WHERE unique_key = $1 AND {LIVE}");
     Ok(sqlx::query_as::<Db, JobRow>(sqlx::AssertSqlSafe(sql)).bind(unique_key).fetch_optional(&p.read).await?)
 }
 
@@ -307,7 +286,7 @@ pub async fn of_subject(p: &Pools, subject: &str) -> Result<Vec<JobRow>> {
 /// write lock).
 pub async fn any_due(p: &Pools, queue: &str, now: i64) -> Result<bool> {
     let sql = format!(
-        "SELECT id FROM jobs WHERE queue = $2 AND status IN {LIVE} AND due_at <= $1
+        "SELECT id FROM jobs WHERE queue = $2 AND {LIVE} AND due_at <= $1
              AND (lease_until IS NULL OR lease_until < $1) LIMIT 1"
     );
     let row: Option<(String,)> =

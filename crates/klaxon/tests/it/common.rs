@@ -274,3 +274,10 @@ impl TestServer {
         TestServer { url, app, store, clock, key, owner_id, http, database_url, dir, handle, database }
     }
 }
+
+/// A job is live (scheduled, running, retrying) exactly while its `finished_at` is NULL: every statement
+/// that finishes a job stamps it, and the claim index and every "live" query rely on it.
+pub fn assert_live_exactly_while_unfinished(job: &klaxon_store::jobs::JobRow) {
+    let live = matches!(job.status.as_str(), "scheduled" | "running" | "retrying");
+    assert_eq!(live, job.finished_at.is_none(), "live exactly while finished_at is NULL: {job:?}");
+}

@@ -85,8 +85,11 @@ async fn schedule_in(server: &TestServer, answer: &str, key: Option<&str>, in_se
     schedule(&server.app, job).await.unwrap()
 }
 
+/// The job's row, checked against the rule the claim index relies on (`queries::jobs::LIVE`).
 async fn job(server: &TestServer, id: &str) -> JobRow {
-    server.store.job_by_id(id).await.unwrap().expect("the job row")
+    let row = server.store.job_by_id(id).await.unwrap().expect("the job row");
+    assert_live_exactly_while_unfinished(&row);
+    row
 }
 
 /// Waits (real time, bounded) until `check` holds.

@@ -293,3 +293,27 @@ async fn a_resolved_incidents_timers_are_kept_as_cancelled_jobs() {
     assert!(!jobs.is_empty());
     assert!(jobs.iter().all(|j| j.status == "cancelled" && j.unique_key.is_none()), "{jobs:?}");
 }
+
+#[tokio::test]
+async fn resolving_through_the_events_api_finishes_the_incidents_timers_at_that_instant() {
+    let (server, seeded) = setup(Some(600), Some(3600)).await;
+    let (code, _) = server.enqueue(v2_trigger(&seeded.integration_key, "disk")).await;
+    assert_eq!(code, 202);
+    server.events_processed().await;
+    let (_, body) = server.get("/incidents?incident_key=disk").await;
+    let incident = body["incidents"][0]["id"].as_str().expect("the incident").to_string();
+    assert!(server.store.job_by_key(&resolve_key(&incident)).await.unwrap().is_some(), "auto-resolve armed");
+
+    server.advance_secs(60);
+    let (code, _) = server.enqueue(v2_action(&seeded.integration_key, "resolve", "disk")).await;
+    assert_eq!(code, 202);
+    server.events_processed().await;
+    let jobs = server.store.jobs_of_subject(&kinds::incident_subject(&incident)).await.unwrap();
+    assert!(!jobs.is_empty());
+    for job in &jobs {
+        assert_eq!(job.status, "cancelled");
+        assert_eq!(job.finished_at, Some(server.app.now_ms()), "finished when the batch resolved it: {job:?}");
+        assert_live_exactly_while_unfinished(job);
+    }
+    assert!(server.store.pending_jobs().await.unwrap().is_empty());
+}
