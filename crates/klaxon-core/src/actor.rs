@@ -37,6 +37,14 @@ impl Agent {
         }
     }
 
+    /// The agent's id, owned (`None` for Klaxon).
+    pub fn into_id(self) -> Option<String> {
+        match self {
+            Agent::User(id) | Agent::Service(id) | Agent::Integration(id) => Some(id),
+            Agent::Klaxon => None,
+        }
+    }
+
     /// Reads a stored reference type and id back (`None` for an unknown type or a missing id).
     pub fn from_reference(reference_type: Option<&str>, id: Option<&str>) -> Option<Agent> {
         let id = id?.to_string();

@@ -529,7 +529,7 @@ async fn apply_with_channel(
         })
         .collect();
     let mut script = Script::default();
-    log_entries::insert(&mut script, &entries);
+    log_entries::insert(&mut script, entries);
     script.run(tx).await?;
     if e.cancel_jobs {
         super::jobs::cancel_subject_at(tx, &kinds::incident_subject(id), now).await?;

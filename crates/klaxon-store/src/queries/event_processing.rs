@@ -124,8 +124,8 @@ pub fn plan_writes(
     let mut outcomes_by_index = parsed.outcomes.clone();
     let mut script = Script::default();
     if !events.is_empty() {
-        let plan = klaxon_core::alert_batch::plan(events, facts, RandomIds);
-        write_plan(&mut script, events, &plan);
+        let mut plan = klaxon_core::alert_batch::plan(events, facts, RandomIds);
+        write_plan(&mut script, events, &mut plan);
         for ((i, _), outcome) in parsed.events.iter().zip(plan.outcomes) {
             outcomes_by_index[*i] = Some(outcome);
         }
@@ -443,7 +443,8 @@ fn cancel_jobs(script: &mut Script, column: &str, rows: &[(String, i64)]) {
     );
 }
 
-fn write_plan(script: &mut Script, events: &[BatchEvent<'_>], plan: &Plan) {
+/// Writes the plan (its log entries are moved out, not copied).
+fn write_plan(script: &mut Script, events: &[BatchEvent<'_>], plan: &mut Plan) {
     // Existing rows first: a key's open alert is resolved before a new one for the same key is inserted.
     script.update_rows(
         "UPDATE alerts SET trigger_count = alerts.trigger_count + v.column2,
@@ -571,9 +572,8 @@ fn write_plan(script: &mut Script, events: &[BatchEvent<'_>], plan: &Plan) {
             channels.entry(entry.event).or_insert_with(|| channel(events[entry.event].event).to_string());
         }
     }
-    let entries: Vec<NewLogEntry> = plan
-        .log_entries
-        .iter()
+    let entries: Vec<NewLogEntry> = std::mem::take(&mut plan.log_entries)
+        .into_iter()
         .map(|l| {
             let e = &events[l.event];
             // Assignments are Klaxon's doing for the service; the rest the integration's, through the API.
@@ -585,22 +585,22 @@ fn write_plan(script: &mut Script, events: &[BatchEvent<'_>], plan: &Plan) {
                 ),
             };
             NewLogEntry {
-                id: l.id.clone(),
+                id: l.id,
                 kind: l.kind,
-                incident_id: l.incident_id.clone(),
-                alert_id: l.alert_id.clone(),
+                incident_id: l.incident_id,
+                alert_id: l.alert_id,
                 service_id: Some(e.service_id.to_string()),
                 agent: Some(agent),
                 channel,
                 note: None,
-                summary: l.summary.clone(),
-                user_id: l.user_id.clone(),
+                summary: l.summary,
+                user_id: l.user_id,
                 details: None,
                 created_at: l.at,
             }
         })
         .collect();
-    super::log_entries::insert(script, &entries);
+    super::log_entries::insert(script, entries);
 
     script.insert_rows(
         "INSERT INTO incident_assignments (incident_id, user_id, at)",

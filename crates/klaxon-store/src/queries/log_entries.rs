@@ -32,25 +32,26 @@ pub fn channel_of(actor: &Actor) -> String {
 }
 
 /// Adds the entries, in order, as one statement.
-pub fn insert(script: &mut Script, entries: &[NewLogEntry]) {
+pub fn insert(script: &mut Script, entries: Vec<NewLogEntry>) {
     script.insert_rows(
         "INSERT INTO log_entries (id, type, incident_id, alert_id, service_id, agent_type, agent_id, channel, note,
              summary, user_id, details, created_at)",
         "",
         entries,
         |b, l| {
-            b.push_bind(l.id.clone())
+            let agent_type = l.agent.as_ref().and_then(Agent::reference_type);
+            b.push_bind(l.id)
                 .push_bind(l.kind.type_name())
-                .push_bind(l.incident_id.clone())
-                .push_bind(l.alert_id.clone())
-                .push_bind(l.service_id.clone())
-                .push_bind(l.agent.as_ref().and_then(Agent::reference_type).map(str::to_string))
-                .push_bind(l.agent.as_ref().and_then(|a| a.id().map(str::to_string)))
-                .push_bind(l.channel.clone())
-                .push_bind(l.note.clone())
-                .push_bind(l.summary.clone())
-                .push_bind(l.user_id.clone())
-                .push_bind(l.details.clone())
+                .push_bind(l.incident_id)
+                .push_bind(l.alert_id)
+                .push_bind(l.service_id)
+                .push_bind(agent_type)
+                .push_bind(l.agent.and_then(Agent::into_id))
+                .push_bind(l.channel)
+                .push_bind(l.note)
+                .push_bind(l.summary)
+                .push_bind(l.user_id)
+                .push_bind(l.details)
                 .push_bind(l.created_at);
         },
     );

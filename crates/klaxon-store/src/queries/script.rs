@@ -55,6 +55,11 @@ impl From<&str> for Arg {
         Arg::Text(Some(v.to_string()))
     }
 }
+impl From<Option<&str>> for Arg {
+    fn from(v: Option<&str>) -> Self {
+        Arg::Text(v.map(str::to_string))
+    }
+}
 impl From<bool> for Arg {
     fn from(v: bool) -> Self {
         Arg::Bool(v)
@@ -263,12 +268,25 @@ impl Script {
     }
 
     /// `INSERT INTO … VALUES (…), (…) <tail>` over `rows`.
-    pub fn insert_rows<T>(&mut self, head: &str, tail: &str, rows: &[T], bind: impl FnMut(&mut RowBuilder<'_>, &T)) {
+    /// `rows` may be borrowed (`&rows`) or owned (the binder then moves values out of each row).
+    pub fn insert_rows<I: IntoIterator>(
+        &mut self,
+        head: &str,
+        tail: &str,
+        rows: I,
+        bind: impl FnMut(&mut RowBuilder<'_>, I::Item),
+    ) {
         self.rows(head, Shape::Insert { tail: tail.to_string() }, rows, bind);
     }
 
     /// `UPDATE … FROM (VALUES (…), (…)) AS v <tail>` over `rows` (columns `v.column1`, `v.column2`, …).
-    pub fn update_rows<T>(&mut self, head: &str, tail: &str, rows: &[T], bind: impl FnMut(&mut RowBuilder<'_>, &T)) {
+    pub fn update_rows<I: IntoIterator>(
+        &mut self,
+        head: &str,
+        tail: &str,
+        rows: I,
+        bind: impl FnMut(&mut RowBuilder<'_>, I::Item),
+    ) {
         self.rows(head, Shape::UpdateFrom { tail: tail.to_string() }, rows, bind);
     }
 
@@ -281,21 +299,30 @@ impl Script {
         self.statements.push(Statement { head: head.to_string(), shape: Shape::In, row: vec![Piece::Param], rows });
     }
 
-    fn rows<T>(&mut self, head: &str, shape: Shape, rows: &[T], mut bind: impl FnMut(&mut RowBuilder<'_>, &T)) {
-        if rows.is_empty() {
-            return;
-        }
+    fn rows<I: IntoIterator>(
+        &mut self,
+        head: &str,
+        shape: Shape,
+        rows: I,
+        mut bind: impl FnMut(&mut RowBuilder<'_>, I::Item),
+    ) {
+        let rows = rows.into_iter();
         let mut template = Vec::new();
-        let mut values = Vec::with_capacity(rows.len());
-        for (i, row) in rows.iter().enumerate() {
+        let mut values: Vec<Vec<Arg>> = Vec::with_capacity(rows.size_hint().0);
+        for row in rows {
+            // Every row binds as many values as the first: later rows allocate their values once.
+            let first = values.is_empty();
             let mut b = RowBuilder {
-                template: if i == 0 { Some(&mut template) } else { None },
-                values: Vec::new(),
+                template: if first { Some(&mut template) } else { None },
+                values: Vec::with_capacity(values.first().map_or(0, Vec::len)),
                 separated: true,
                 empty: true,
             };
             bind(&mut b, row);
             values.push(b.values);
+        }
+        if values.is_empty() {
+            return;
         }
         self.statements.push(Statement { head: head.to_string(), shape, row: template, rows: values });
     }
