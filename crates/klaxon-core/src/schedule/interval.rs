@@ -2,9 +2,28 @@
 //! laying one list of entries over another, merging touching entries of one user, clipping, coverage.
 //!
 //! Every list here is sorted by start and its intervals are disjoint and non-empty; every function keeps
-//! that.
+//! that. The lists hold [`Piece`]s, which borrow their user id, so rendering allocates no string until
+//! the entries are handed out.
 
 use super::model::{Entry, Window};
+
+/// An entry while rendering: `user` on call over `[start, end)`, the id borrowed from the schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Piece<'a> {
+    pub start: i64,
+    pub end: i64,
+    pub user: &'a str,
+}
+
+impl Piece<'_> {
+    pub(crate) fn to_entry(self) -> Entry {
+        Entry { start: self.start, end: self.end, user_id: self.user.to_string() }
+    }
+}
+
+pub(crate) fn to_entries(pieces: &[Piece<'_>]) -> Vec<Entry> {
+    pieces.iter().map(|p| p.to_entry()).collect()
+}
 
 /// An interval `[start, end)` of instants (Unix ms).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,11 +34,11 @@ pub(crate) struct Span {
 
 /// Pushes the parts of `[start, end)` inside `allowed` (sorted, disjoint) as entries of `user`.
 /// `cursor` is an index into `allowed` that callers with increasing intervals keep between calls.
-pub(crate) fn push_masked(
-    out: &mut Vec<Entry>,
+pub(crate) fn push_masked<'a>(
+    out: &mut Vec<Piece<'a>>,
     start: i64,
     end: i64,
-    user: &str,
+    user: &'a str,
     allowed: &[Span],
     cursor: &mut usize,
 ) {
@@ -30,7 +49,7 @@ pub(crate) fn push_masked(
     while i < allowed.len() && allowed[i].start < end {
         let (s, e) = (allowed[i].start.max(start), allowed[i].end.min(end));
         if s < e {
-            out.push(Entry { start: s, end: e, user_id: user.to_string() });
+            out.push(Piece { start: s, end: e, user });
         }
         if allowed[i].end > end {
             break; // this span may serve the next interval too
@@ -40,7 +59,7 @@ pub(crate) fn push_masked(
 }
 
 /// `top` laid over `base`: all of `top`, and the parts of `base` that `top` does not cover.
-pub(crate) fn overlay(base: Vec<Entry>, top: Vec<Entry>) -> Vec<Entry> {
+pub(crate) fn overlay<'a>(base: Vec<Piece<'a>>, top: Vec<Piece<'a>>) -> Vec<Piece<'a>> {
     if top.is_empty() {
         return base;
     }
@@ -56,13 +75,13 @@ pub(crate) fn overlay(base: Vec<Entry>, top: Vec<Entry>) -> Vec<Entry> {
             match top.get(k) {
                 Some(t) if t.start < b.end => {
                     if t.start > s {
-                        rest.push(Entry { start: s, end: t.start, user_id: b.user_id.clone() });
+                        rest.push(Piece { start: s, end: t.start, user: b.user });
                     }
                     s = s.max(t.end);
                     k += 1;
                 }
                 _ => {
-                    rest.push(Entry { start: s, end: b.end, user_id: b.user_id.clone() });
+                    rest.push(Piece { start: s, ..b });
                     break;
                 }
             }
@@ -86,28 +105,28 @@ pub(crate) fn overlay(base: Vec<Entry>, top: Vec<Entry>) -> Vec<Entry> {
 }
 
 /// Merges entries of the same user that touch (one ends where the next starts).
-pub(crate) fn merge_touching(entries: Vec<Entry>) -> Vec<Entry> {
-    let mut out: Vec<Entry> = Vec::with_capacity(entries.len());
-    for e in entries {
+pub(crate) fn merge_touching(pieces: Vec<Piece<'_>>) -> Vec<Piece<'_>> {
+    let mut out: Vec<Piece<'_>> = Vec::with_capacity(pieces.len());
+    for e in pieces {
         match out.last_mut() {
-            Some(last) if last.end == e.start && last.user_id == e.user_id => last.end = e.end,
+            Some(last) if last.end == e.start && last.user == e.user => last.end = e.end,
             _ => out.push(e),
         }
     }
     out
 }
 
-/// Whether `e` meets the window (half-open: an entry ending at `since` does not).
-pub(crate) fn meets(e: &Entry, window: Window) -> bool {
-    e.start < window.until && e.end > window.since
+/// Whether `[start, end)` meets the window (half-open: an interval ending at `since` does not).
+pub(crate) fn meets(start: i64, end: i64, window: Window) -> bool {
+    start < window.until && end > window.since
 }
 
-/// The entries meeting `window`, cut to it.
-pub(crate) fn clip(entries: &[Entry], window: Window) -> Vec<Entry> {
-    entries
+/// The pieces meeting `window`, cut to it.
+pub(crate) fn clip<'a>(pieces: &[Piece<'a>], window: Window) -> Vec<Piece<'a>> {
+    pieces
         .iter()
-        .filter(|e| meets(e, window))
-        .map(|e| Entry { start: e.start.max(window.since), end: e.end.min(window.until), user_id: e.user_id.clone() })
+        .filter(|p| meets(p.start, p.end, window))
+        .map(|p| Piece { start: p.start.max(window.since), end: p.end.min(window.until), user: p.user })
         .collect()
 }
 
@@ -119,7 +138,7 @@ pub fn coverage_percentage(entries: &[Entry], window: Window) -> f64 {
     }
     let mut spans: Vec<(i64, i64)> = entries
         .iter()
-        .filter(|e| meets(e, window))
+        .filter(|e| meets(e.start, e.end, window))
         .map(|e| (e.start.max(window.since), e.end.min(window.until)))
         .collect();
     spans.sort_unstable();
@@ -147,13 +166,17 @@ mod tests {
         Entry { start, end, user_id: user.into() }
     }
 
+    fn p(start: i64, end: i64, user: &str) -> Piece<'_> {
+        Piece { start, end, user }
+    }
+
     #[test]
     fn overlay_keeps_the_top_and_the_uncovered_base() {
-        let base = vec![e(0, 10, "a"), e(10, 20, "b"), e(20, 30, "a")];
-        let top = vec![e(5, 12, "x"), e(14, 15, "y"), e(18, 40, "z")];
+        let base = vec![p(0, 10, "a"), p(10, 20, "b"), p(20, 30, "a")];
+        let top = vec![p(5, 12, "x"), p(14, 15, "y"), p(18, 40, "z")];
         assert_eq!(
             overlay(base, top),
-            vec![e(0, 5, "a"), e(5, 12, "x"), e(12, 14, "b"), e(14, 15, "y"), e(15, 18, "b"), e(18, 40, "z")]
+            vec![p(0, 5, "a"), p(5, 12, "x"), p(12, 14, "b"), p(14, 15, "y"), p(15, 18, "b"), p(18, 40, "z")]
         );
     }
 
@@ -164,7 +187,7 @@ mod tests {
         let mut cursor = 0;
         push_masked(&mut out, 0, 8, "a", &allowed, &mut cursor);
         push_masked(&mut out, 8, 20, "b", &allowed, &mut cursor);
-        assert_eq!(out, vec![e(2, 4, "a"), e(6, 8, "a"), e(8, 12, "b")]);
+        assert_eq!(out, vec![p(2, 4, "a"), p(6, 8, "a"), p(8, 12, "b")]);
     }
 
     #[test]
@@ -178,7 +201,7 @@ mod tests {
 
     #[test]
     fn touching_entries_of_one_user_merge_and_others_do_not() {
-        let merged = merge_touching(vec![e(0, 5, "a"), e(5, 9, "a"), e(9, 12, "b"), e(13, 14, "b")]);
-        assert_eq!(merged, vec![e(0, 9, "a"), e(9, 12, "b"), e(13, 14, "b")]);
+        let merged = merge_touching(vec![p(0, 5, "a"), p(5, 9, "a"), p(9, 12, "b"), p(13, 14, "b")]);
+        assert_eq!(merged, vec![p(0, 9, "a"), p(9, 12, "b"), p(13, 14, "b")]);
     }
 }

@@ -6,7 +6,7 @@
 //! first turn is found by arithmetic from the anchor, and turns that fall entirely outside the
 //! restrictions are jumped over); overrides cost `n log n` in their number.
 
-use super::interval::{self, clip, meets, merge_touching, overlay, push_masked};
+use super::interval::{self, Piece, clip, meets, merge_touching, overlay, push_masked, to_entries};
 use super::local::{DAY_MS, SECOND_MS, WEEK_MS, clamp_instant, max_ms, min_ms};
 use super::model::{Entry, Layer, Override, Schedule, Window};
 use super::restriction;
@@ -57,6 +57,10 @@ fn normalized(window: Window) -> Option<Window> {
 /// `[start, end)`, the window and its restrictions; sorted; consecutive turns of the same user are not
 /// merged.
 pub fn render_layer(layer: &Layer, zone: &TimeZone, window: Window) -> Vec<Entry> {
+    to_entries(&layer_pieces(layer, zone, window))
+}
+
+fn layer_pieces<'a>(layer: &'a Layer, zone: &TimeZone, window: Window) -> Vec<Piece<'a>> {
     let mut out = Vec::new();
     let Some(window) = normalized(window) else { return out };
     let Some(rotation) = Rotation::new(layer, zone) else { return out };
@@ -95,14 +99,14 @@ pub fn render_layer(layer: &Layer, zone: &TimeZone, window: Window) -> Vec<Entry
 
 /// `layer`'s entries meeting `window`, whole: a turn piece crossing an edge of the window is returned
 /// up to the ends of its turn, but never more than [`OVERFLOW_LIMIT_MS`] outside the window.
-fn render_layer_whole(layer: &Layer, zone: &TimeZone, window: Window) -> Vec<Entry> {
+fn layer_pieces_whole<'a>(layer: &'a Layer, zone: &TimeZone, window: Window) -> Vec<Piece<'a>> {
     let Some(rotation) = Rotation::new(layer, zone) else { return Vec::new() };
     let since = rotation.handoff(rotation.turn_at(window.since)).max(window.since.saturating_sub(OVERFLOW_LIMIT_MS));
     let until =
         rotation.handoff(rotation.turn_at(window.until - 1) + 1).min(window.until.saturating_add(OVERFLOW_LIMIT_MS));
-    let mut entries = render_layer(layer, zone, Window { since, until });
-    entries.retain(|e| meets(e, window));
-    entries
+    let mut pieces = layer_pieces(layer, zone, Window { since, until });
+    pieces.retain(|p| meets(p.start, p.end, window));
+    pieces
 }
 
 /// The overrides subschedule, whole: at each instant the covering override with the greatest `created`
@@ -110,6 +114,10 @@ fn render_layer_whole(layer: &Layer, zone: &TimeZone, window: Window) -> Vec<Ent
 /// disjoint. Touching pieces of one override are one entry; pieces of different overrides are never
 /// merged, even for the same user. Overrides that do not end after their start are ignored.
 pub fn override_entries(overrides: &[Override]) -> Vec<Entry> {
+    to_entries(&override_pieces(overrides))
+}
+
+fn override_pieces(overrides: &[Override]) -> Vec<Piece<'_>> {
     let mut order: Vec<usize> = (0..overrides.len()).filter(|&i| overrides[i].start < overrides[i].end).collect();
     order.sort_unstable_by_key(|&i| overrides[i].start);
     let mut bounds: Vec<i64> = order.iter().flat_map(|&i| [overrides[i].start, overrides[i].end]).collect();
@@ -117,7 +125,7 @@ pub fn override_entries(overrides: &[Override]) -> Vec<Entry> {
     bounds.dedup();
     let mut active = BinaryHeap::new();
     let mut next = 0;
-    let mut pieces: Vec<(usize, Entry)> = Vec::new();
+    let mut pieces: Vec<(usize, Piece<'_>)> = Vec::new();
     for pair in bounds.windows(2) {
         let (x, y) = (pair[0], pair[1]);
         while let Some(&i) = order.get(next).filter(|&&i| overrides[i].start <= x) {
@@ -130,17 +138,17 @@ pub fn override_entries(overrides: &[Override]) -> Vec<Entry> {
         let Some(&(_, winner)) = active.peek() else { continue };
         match pieces.last_mut() {
             Some((last, piece)) if *last == winner && piece.end == x => piece.end = y,
-            _ => pieces.push((winner, Entry { start: x, end: y, user_id: overrides[winner].user_id.clone() })),
+            _ => pieces.push((winner, Piece { start: x, end: y, user: &overrides[winner].user_id })),
         }
     }
     pieces.into_iter().map(|(_, e)| e).collect()
 }
 
 /// The final schedule over `range` from the override pieces (whole), cut to the range, merged.
-fn final_over(schedule: &Schedule, pieces: &[Entry], range: Window) -> Vec<Entry> {
+fn final_over<'a>(schedule: &'a Schedule, pieces: &[Piece<'a>], range: Window) -> Vec<Piece<'a>> {
     let mut acc = Vec::new();
     for layer in &schedule.layers {
-        acc = overlay(acc, render_layer(layer, &schedule.time_zone, range));
+        acc = overlay(acc, layer_pieces(layer, &schedule.time_zone, range));
     }
     merge_touching(overlay(acc, clip(pieces, range)))
 }
@@ -153,14 +161,14 @@ fn final_margin(schedule: &Schedule) -> i64 {
 }
 
 /// The final schedule's shifts meeting `window`, whole, up to the margin of [`final_margin`].
-fn final_whole(schedule: &Schedule, pieces: &[Entry], window: Window) -> Vec<Entry> {
+fn final_whole<'a>(schedule: &'a Schedule, pieces: &[Piece<'a>], window: Window) -> Vec<Piece<'a>> {
     let margin = final_margin(schedule);
     let range = Window {
         since: window.since.saturating_sub(margin).max(min_ms()),
         until: window.until.saturating_add(margin).min(max_ms()),
     };
     let mut entries = final_over(schedule, pieces, range);
-    entries.retain(|e| meets(e, window));
+    entries.retain(|p| meets(p.start, p.end, window));
     entries
 }
 
@@ -168,7 +176,7 @@ fn final_whole(schedule: &Schedule, pieces: &[Entry], window: Window) -> Vec<Ent
 /// the last layer that has someone, else nobody; touching entries of the same user merged.
 pub fn final_entries(schedule: &Schedule, overrides: &[Override], window: Window) -> Vec<Entry> {
     let Some(window) = normalized(window) else { return Vec::new() };
-    final_over(schedule, &override_entries(overrides), window)
+    to_entries(&final_over(schedule, &override_pieces(overrides), window))
 }
 
 /// Renders `schedule` with `overrides` over `window`. `overflow = false`: every entry is cut to the
@@ -188,14 +196,14 @@ pub fn render(schedule: &Schedule, overrides: &[Override], window: Window, overf
             .collect();
         return Rendered { layers, overrides: empty(), final_schedule: empty() };
     };
-    let pieces = override_entries(overrides);
-    let layer_entries: Vec<Vec<Entry>> = schedule
+    let pieces = override_pieces(overrides);
+    let layer_entries: Vec<Vec<Piece<'_>>> = schedule
         .layers
         .iter()
-        .map(|l| if overflow { render_layer_whole(l, zone, window) } else { render_layer(l, zone, window) })
+        .map(|l| if overflow { layer_pieces_whole(l, zone, window) } else { layer_pieces(l, zone, window) })
         .collect();
     let (override_part, final_part) = if overflow {
-        let whole: Vec<Entry> = pieces.iter().filter(|e| meets(e, window)).cloned().collect();
+        let whole: Vec<Piece<'_>> = pieces.iter().filter(|p| meets(p.start, p.end, window)).copied().collect();
         (whole, final_whole(schedule, &pieces, window))
     } else {
         let clipped = clip(&pieces, window);
@@ -210,22 +218,23 @@ pub fn render(schedule: &Schedule, overrides: &[Override], window: Window, overf
         .layers
         .iter()
         .zip(layer_entries)
-        .map(|(l, entries)| {
+        .map(|(l, pieces)| {
+            let entries = to_entries(&pieces);
             let coverage_percentage = interval::coverage_percentage(&entries, window);
             RenderedLayer { id: l.id.clone(), entries, coverage_percentage }
         })
         .collect();
     Rendered {
         layers,
-        overrides: RenderedPart::new(override_part, window),
-        final_schedule: RenderedPart::new(final_part, window),
+        overrides: RenderedPart::new(to_entries(&override_part), window),
+        final_schedule: RenderedPart::new(to_entries(&final_part), window),
     }
 }
 
 /// The user on call at instant `at` in the final schedule, or `None` (a gap).
 pub fn on_call_at(schedule: &Schedule, overrides: &[Override], at: i64) -> Option<String> {
-    let window = Window { since: at, until: at.saturating_add(1) };
-    final_entries(schedule, overrides, window).into_iter().next().map(|e| e.user_id)
+    let window = normalized(Window { since: at, until: at.saturating_add(1) })?;
+    final_over(schedule, &override_pieces(overrides), window).first().map(|p| p.user.to_string())
 }
 
 /// The final schedule's shifts meeting `window`, whole (as with `overflow = true`), for `GET /oncalls`.
@@ -238,7 +247,7 @@ pub fn oncall_shifts(schedule: &Schedule, overrides: &[Override], window: Window
         window
     };
     let Some(window) = normalized(window) else { return Vec::new() };
-    final_whole(schedule, &override_entries(overrides), window)
+    to_entries(&final_whole(schedule, &override_pieces(overrides), window))
 }
 
 /// `user`'s next final-schedule shift: the one in progress at `from` if `user` is on call then, else the
@@ -251,15 +260,15 @@ pub fn next_shift_for_user(
     from: i64,
     horizon_ms: i64,
 ) -> Option<Entry> {
-    let pieces = override_entries(overrides);
+    let pieces = override_pieces(overrides);
     let end = clamp_instant(from.saturating_add(horizon_ms.max(0)));
     let mut since = clamp_instant(from);
     while since < end {
         let until = since.saturating_add(WEEK_MS).min(end);
         let chunk = final_over(schedule, &pieces, Window { since, until });
-        if let Some(hit) = chunk.iter().find(|e| e.user_id == user) {
+        if let Some(hit) = chunk.iter().find(|p| p.user == user) {
             let at = Window { since: hit.start, until: hit.start + 1 };
-            return final_whole(schedule, &pieces, at).into_iter().find(|e| e.user_id == user);
+            return final_whole(schedule, &pieces, at).into_iter().find(|p| p.user == user).map(Piece::to_entry);
         }
         since = until;
     }
