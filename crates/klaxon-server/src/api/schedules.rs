@@ -14,7 +14,6 @@
 use super::config_common::{check, name_and_description, resolve_teams, type_is};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Auth, JsonBody, Params, Patch};
-use crate::render::schedule_rules_pending::{self as rules, Window};
 use crate::render::schedules::{
     OverrideOut, RenderOptions, ScheduleOut, final_entries, override_window, render_override, render_schedule,
     restriction_of,
@@ -28,6 +27,7 @@ use axum::response::{IntoResponse, Response};
 use jiff::tz::TimeZone;
 use klaxon_core::page::split_page;
 use klaxon_core::role::Action;
+use klaxon_core::schedule::{self as rules, Window};
 use klaxon_store::schedules::{
     LayerRow, NewLayer, NewOverride, OverrideRemoval, RestrictionRow, Schedule, ScheduleFields, ScheduleFilter,
     ScheduleRow, StoredLayer,
@@ -292,9 +292,9 @@ fn restriction(r: &RestrictionInput, field: &str, errors: &mut Vec<String>) -> O
             String::new()
         }
         Some(raw) => match rules::parse_time_of_day(raw) {
-            Ok(t) => t.strftime("%H:%M:%S").to_string(),
-            Err(e) => {
-                errors.push(format!("{field}.start_time_of_day {}", e.message));
+            Some(t) => t.strftime("%H:%M:%S").to_string(),
+            None => {
+                errors.push(format!("{field}.start_time_of_day must be HH:MM:SS (00:00:00 to 23:59:59)"));
                 String::new()
             }
         },
@@ -381,9 +381,7 @@ async fn validate_layers(
     }
     if errors.is_empty() {
         let model: Vec<rules::Layer> = out.iter().map(|l| core_layer(&l.new)).collect::<Result<_, _>>()?;
-        for e in rules::validate_layers(&model) {
-            errors.push(format!("schedule.{e}"));
-        }
+        errors.extend(rules::validate_layers(&model).iter().map(ToString::to_string));
     }
     Ok(out)
 }
@@ -420,11 +418,13 @@ async fn validate(app: &App, input: ScheduleInput, existing: Option<&Schedule>) 
         &mut errors,
     );
     let time_zone = match input.time_zone {
-        Patch::Value(tz) if TimeZone::get(tz.trim()).is_ok() => tz.trim().to_string(),
-        Patch::Value(tz) => {
-            errors.push(format!("schedule.time_zone '{tz}' is not an IANA time zone (e.g. America/New_York)"));
-            String::new()
-        }
+        Patch::Value(tz) => match rules::zone(tz.trim(), jiff::tz::db()) {
+            Ok(_) => tz.trim().to_string(),
+            Err(e) => {
+                errors.push(e.to_string());
+                String::new()
+            }
+        },
         Patch::Absent if current.is_some() => current.map(|c| c.time_zone.clone()).unwrap_or_default(),
         _ => {
             errors.push("schedule.time_zone is required".into());
@@ -469,7 +469,7 @@ async fn overrides_for(
     if !(options.layers || options.overrides_subschedule || options.final_schedule) {
         return Ok(Vec::new());
     }
-    let w = override_window(s, options.window, options.overflow);
+    let w = override_window(options.window, options.overflow);
     Ok(app.store.schedule_overrides(&s.row.id, w.since, w.until).await?)
 }
 
@@ -720,12 +720,14 @@ async fn validate_override(
     let mut errors = Vec::new();
     let start = instant(&format!("{field}.start"), input.start.as_deref(), true, &mut errors);
     let end = instant(&format!("{field}.end"), input.end.as_deref(), true, &mut errors);
-    if let (Some(s), Some(e)) = (start, end)
-        && e <= s
-    {
-        errors.push("Override must end after its start".into());
-    }
     let user = live_user(app, input.user.as_ref(), &format!("{field}.user"), &mut errors).await?;
+    if let (Some(start), Some(end)) = (start, end) {
+        let candidate = rules::Override { id: String::new(), user_id: "-".into(), start, end, created: 0 };
+        for e in rules::validate_override(&candidate, field) {
+            // PagerDuty's exact sentence, which clients match on; anything else names its field.
+            errors.push(if e.message == rules::OVERRIDE_MUST_END_AFTER_START { e.message } else { e.to_string() });
+        }
+    }
     let zone_name = input.time_zone.as_deref().unwrap_or(schedule_zone);
     let zone = TimeZone::get(zone_name).ok();
     if zone.is_none() {

@@ -8,7 +8,6 @@
 //! depends on the state and the store's rows, never on a handler.
 
 pub mod escalation_policies;
-pub mod schedule_rules_pending;
 pub mod schedules;
 pub mod services;
 pub mod teams;

@@ -4,10 +4,10 @@
 //! Also the override objects of `/schedules/{id}/overrides`.
 
 use crate::error::{ApiError, ApiResult};
-use crate::render::schedule_rules_pending::{self as rules, Layer, Override, Restriction, Window};
 use crate::render::{Reference, team_object, team_ref, to_value, user_ref};
 use crate::state::App;
 use jiff::tz::TimeZone;
+use klaxon_core::schedule::{self as rules, Layer, Override, Restriction, Window};
 use klaxon_core::time::render_in_zone;
 use klaxon_store::schedules::{OverrideRow, RestrictionRow, Schedule};
 use serde::Serialize;
@@ -119,7 +119,8 @@ pub struct RenderOptions {
 
 /// A stored restriction in the core's terms; `Err` says what is wrong with it.
 pub fn restriction_of(r: &RestrictionRow) -> Result<Restriction, String> {
-    let start_time_of_day = rules::parse_time_of_day(&r.start_time_of_day).map_err(|e| e.message)?;
+    let start_time_of_day = rules::parse_time_of_day(&r.start_time_of_day)
+        .ok_or_else(|| "start_time_of_day must be HH:MM:SS".to_string())?;
     match (r.kind.as_str(), r.start_day_of_week) {
         ("daily_restriction", _) => Ok(Restriction::Daily { start_time_of_day, duration_seconds: r.duration_seconds }),
         ("weekly_restriction", Some(day)) => Ok(Restriction::Weekly {
@@ -165,13 +166,13 @@ pub fn core_overrides(rows: &[OverrideRow]) -> Vec<Override> {
         .collect()
 }
 
-/// The overrides a render over `window` must read: with `overflow`, whole turns reach past the window by up
-/// to the longest turn.
-pub fn override_window(s: &Schedule, window: Window, overflow: bool) -> Window {
+/// The overrides a render over `window` must read: with `overflow`, whole shifts reach past the window by
+/// up to [`rules::OVERFLOW_LIMIT_MS`].
+pub fn override_window(window: Window, overflow: bool) -> Window {
     if !overflow {
         return window;
     }
-    let reach = s.layers.iter().map(|l| l.row.rotation_turn_length_seconds.saturating_mul(1000)).max().unwrap_or(0);
+    let reach = rules::OVERFLOW_LIMIT_MS;
     Window { since: window.since.saturating_sub(reach), until: window.until.saturating_add(reach) }
 }
 
@@ -206,8 +207,7 @@ fn entries(
 
 /// The final schedule's entries over `window` (for `/schedules/{id}/users` and the on-call lookups).
 pub fn final_entries(s: &Schedule, overrides: &[OverrideRow], window: Window) -> ApiResult<Vec<rules::Entry>> {
-    let rendered = rules::render(&model(s)?, &core_overrides(overrides), window, false);
-    Ok(rendered.final_schedule.entries)
+    Ok(rules::final_entries(&model(s)?, &core_overrides(overrides), window))
 }
 
 /// Renders a schedule (a stored one, or a preview's: `preview` leaves `id`, `self` and `html_url` null).

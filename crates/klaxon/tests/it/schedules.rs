@@ -195,7 +195,7 @@ async fn schedule_validation_names_every_field_and_writes_nothing() {
     let text = error_text(&resp);
     for expected in [
         "schedule.name is required",
-        "schedule.time_zone 'Mars/Olympus' is not an IANA time zone",
+        "schedule.time_zone Mars/Olympus is not a known IANA time zone",
         "schedule.schedule_layers[1].start is not an ISO 8601 date-time",
         "schedule.schedule_layers[1].rotation_virtual_start is required",
         "schedule.schedule_layers[1].users must have at least one user",
@@ -212,6 +212,46 @@ async fn schedule_validation_names_every_field_and_writes_nothing() {
     assert_eq!(status, 400);
     assert!(error_text(&resp).contains("schedule is required"));
     assert_eq!(schedule_count(&server).await, 0, "nothing was written");
+}
+
+#[tokio::test]
+async fn layer_rules_are_refused_naming_the_field() {
+    let server = server().await;
+    let mut bad = layer("L", &[&server.owner_id]);
+    bad["rotation_turn_length_seconds"] = json!(0);
+    bad["end"] = json!("2025-01-01T00:00:00Z");
+    bad["restrictions"] =
+        json!([{"type": "daily_restriction", "start_time_of_day": "08:00:00", "duration_seconds": 90000}]);
+    let (status, resp) =
+        server.post("/schedules", schedule_body("S", vec![layer("ok", &[&server.owner_id]), bad])).await;
+    assert_eq!(status, 400);
+    let text = error_text(&resp);
+    for expected in [
+        "schedule.schedule_layers[1].rotation_turn_length_seconds must be positive",
+        "schedule.schedule_layers[1].end must be after start",
+        "schedule.schedule_layers[1].restrictions[0].duration_seconds must be at most 86400",
+    ] {
+        assert!(text.contains(expected), "missing '{expected}' in: {text}");
+    }
+    assert_eq!(schedule_count(&server).await, 0);
+}
+
+#[tokio::test]
+async fn overflow_renders_whole_turns_instead_of_clipping_them_to_the_window() {
+    let server = server().await;
+    let id = create_schedule(&server, "S", &[&server.owner_id]).await;
+    let window = "since=2025-03-03T12:00:00-05:00&until=2025-03-03T14:00:00-05:00";
+    let (_, s) = server.get(&format!("/schedules/{id}?{window}")).await;
+    let owner = server.owner_id.as_str();
+    assert_eq!(
+        entries(&s["schedule"]["schedule_layers"][0]),
+        vec![entry("2025-03-03T12:00:00-05:00", "2025-03-03T14:00:00-05:00", owner)]
+    );
+    let (_, s) = server.get(&format!("/schedules/{id}?{window}&overflow=true")).await;
+    assert_eq!(
+        entries(&s["schedule"]["schedule_layers"][0]),
+        vec![entry("2025-03-03T09:00:00-05:00", "2025-03-04T09:00:00-05:00", owner)]
+    );
 }
 
 #[tokio::test]
