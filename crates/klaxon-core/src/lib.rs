@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod log_entry;
 pub mod page;
 pub mod role;
+pub mod schedule;
 pub mod service_rules;
 pub mod time;
 pub mod validate;

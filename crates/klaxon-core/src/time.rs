@@ -69,6 +69,25 @@ pub fn render_millis(ms: i64) -> String {
     render(from_millis(ms))
 }
 
+/// RFC 3339 with the offset of `zone` at that instant, whole seconds, as PagerDuty prints times rendered
+/// in a requested `time_zone`: `2015-11-06T20:00:00-05:00`. UTC itself prints `Z`.
+pub fn render_in_zone(ms: i64, zone: &TimeZone) -> String {
+    let ts = from_millis(ms);
+    let secs = Timestamp::from_second(ts.as_second()).unwrap_or(ts);
+    if is_utc(zone) {
+        return render(secs);
+    }
+    secs.to_zoned_datetime(zone.clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+}
+
+fn is_utc(zone: &TimeZone) -> bool {
+    *zone == TimeZone::UTC
+        || matches!(
+            zone.iana_name(),
+            Some("UTC" | "Etc/UTC" | "Etc/UCT" | "UCT" | "Etc/Universal" | "Universal" | "Etc/Zulu" | "Zulu")
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +120,19 @@ mod tests {
         assert_eq!(parse_timestamp("yesterday"), Err(BadTimestamp));
         assert_eq!(parse_timestamp(""), Err(BadTimestamp));
         assert_eq!(parse_timestamp("2015-13-45T00:00:00Z"), Err(BadTimestamp));
+    }
+
+    #[test]
+    fn renders_in_a_zone_with_its_offset_at_that_instant() {
+        let ny = TimeZone::get("America/New_York").unwrap();
+        assert_eq!(render_in_zone(at("2015-11-07T01:00:00Z"), &ny), "2015-11-06T20:00:00-05:00");
+        assert_eq!(render_in_zone(at("2015-07-07T01:00:00.9Z"), &ny), "2015-07-06T21:00:00-04:00");
+        assert_eq!(
+            render_in_zone(at("2015-07-07T01:00:00Z"), &TimeZone::get("Etc/UTC").unwrap()),
+            "2015-07-07T01:00:00Z"
+        );
+        let london = TimeZone::get("Europe/London").unwrap();
+        assert_eq!(render_in_zone(at("2015-01-07T01:00:00Z"), &london), "2015-01-07T01:00:00+00:00");
     }
 
     #[test]

@@ -150,6 +150,22 @@ impl Params {
         }
     }
 
+    /// An instant parameter (`since`, `until`) as Unix ms; a bad one is PagerDuty's 400 "Invalid since/until"
+    /// (code 2004) naming it.
+    pub fn instant(&self, name: &str) -> ApiResult<Option<i64>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(raw) => klaxon_core::time::parse_timestamp(raw).map(|t| Some(t.as_millisecond())).map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    2004,
+                    "Invalid since/until",
+                    vec![format!("{name} is not an ISO 8601 date-time")],
+                )
+            }),
+        }
+    }
+
     /// `include[]` values.
     pub fn includes(&self, what: &str) -> bool {
         self.list("include").iter().any(|v| v == what)

@@ -53,6 +53,7 @@ pub fn openapi_router() -> OpenApiRouter<App> {
         .merge(api::users::routes())
         .merge(api::teams::routes())
         .merge(api::escalation_policies::routes())
+        .merge(api::schedules::routes())
         .merge(api::services::routes())
         .merge(api::maintenance_windows::routes())
         .merge(api::vendors::routes())

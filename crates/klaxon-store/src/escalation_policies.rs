@@ -24,7 +24,8 @@ pub struct EscalationRuleRow {
     pub assignment_strategy: String,
 }
 
-/// One target of a rule; `user_name` is the user's name for user targets (deleted users included).
+/// One target of a rule; `user_name` is the user's name for user targets, `schedule_name` the schedule's
+/// for schedule targets (deleted ones included).
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct EscalationTargetRow {
     pub escalation_rule_id: String,
@@ -32,6 +33,7 @@ pub struct EscalationTargetRow {
     pub target_type: String,
     pub target_id: String,
     pub user_name: Option<String>,
+    pub schedule_name: Option<String>,
 }
 
 /// A rule with its targets, in order.

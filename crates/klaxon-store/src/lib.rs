@@ -34,6 +34,7 @@ pub mod jobs;
 pub mod maintenance_windows;
 pub mod notification_rules;
 pub mod priorities;
+pub mod schedules;
 pub mod services;
 pub mod teams;
 pub mod timers;

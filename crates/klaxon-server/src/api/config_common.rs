@@ -3,7 +3,7 @@
 //! under `api/` that other `api/` modules may import; their shared rendering lives in `crate::render`.
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::Params;
+use crate::extract::{Params, Patch};
 use crate::render::IdRef;
 use crate::state::App;
 
@@ -50,6 +50,31 @@ pub async fn resolve_teams(app: &App, refs: &[IdRef], field: &str, errors: &mut 
         }
     }
     Ok(ids)
+}
+
+/// A resource's `name` and `description` on create (`current` is `None`) or update: a sent name must not be
+/// blank, an absent one keeps the current; a sent description (or null) replaces the current. `kind` names
+/// the wrapper (`service`) in the problem pushed onto `errors`.
+pub fn name_and_description(
+    name: Patch<String>,
+    description: Patch<String>,
+    current: Option<(&str, Option<&str>)>,
+    kind: &str,
+    errors: &mut Vec<String>,
+) -> (String, Option<String>) {
+    let name = match name {
+        Patch::Value(n) if !n.trim().is_empty() => n.trim().to_string(),
+        Patch::Absent if current.is_some() => current.map(|c| c.0.to_string()).unwrap_or_default(),
+        _ => {
+            errors.push(format!("{kind}.name is required"));
+            String::new()
+        }
+    };
+    let description = match description.sent() {
+        Some(d) => d,
+        None => current.and_then(|c| c.1.map(String::from)),
+    };
+    (name, description)
 }
 
 /// Fails with every collected problem, if any.

@@ -1,9 +1,9 @@
 //! `/escalation_policies`: who is notified, in which order, and how often the path repeats.
 //! Rules are replaced as a whole when `escalation_rules` is sent on PUT (in one transaction).
 //! `escalation_rule_assignment_strategy` is accepted as `{"type": …}` or a plain string and always
-//! rendered as the object. Schedule targets are stored without checking (schedules come later).
+//! rendered as the object. Every target must name a live user or schedule.
 
-use super::config_common::{check, resolve_teams, sort_descending};
+use super::config_common::{check, name_and_description, resolve_teams, sort_descending};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Auth, JsonBody, Params, Patch};
 use crate::render::escalation_policies::{PolicyIncludes, PolicyOut, render_policy};
@@ -171,7 +171,12 @@ async fn validate_rules(
                             continue;
                         }
                     };
-                    if kind == "user" && app.store.user(id).await?.is_none() {
+                    let found = if kind == "user" {
+                        app.store.user(id).await?.is_some()
+                    } else {
+                        !app.store.live_schedules_named(&[id.to_string()]).await?.is_empty()
+                    };
+                    if !found {
                         errors.push(format!("{tfield}.id {id} not found"));
                         continue;
                     }
@@ -198,18 +203,13 @@ struct Validated {
 async fn validate(app: &App, input: PolicyInput, existing: Option<&EscalationPolicy>) -> ApiResult<Validated> {
     let mut errors = Vec::new();
     let current = existing.map(|p| &p.row);
-    let name = match input.name {
-        Patch::Value(n) if !n.trim().is_empty() => n.trim().to_string(),
-        Patch::Absent if current.is_some() => current.map(|c| c.name.clone()).unwrap_or_default(),
-        _ => {
-            errors.push("escalation_policy.name is required".into());
-            String::new()
-        }
-    };
-    let description = match input.description.sent() {
-        Some(d) => d,
-        None => current.and_then(|c| c.description.clone()),
-    };
+    let (name, description) = name_and_description(
+        input.name,
+        input.description,
+        current.map(|c| (c.name.as_str(), c.description.as_deref())),
+        "escalation_policy",
+        &mut errors,
+    );
     let num_loops = match input.num_loops {
         Patch::Value(n) if (0..=9).contains(&n) => n as i32,
         Patch::Value(_) => {

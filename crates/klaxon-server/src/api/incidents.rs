@@ -323,20 +323,6 @@ pub struct IncidentEnvelope {
 const MONTH_MS: i64 = 30 * 24 * 3600 * 1000;
 const SIX_MONTHS_MS: i64 = 183 * 24 * 3600 * 1000;
 
-fn parse_time_param(params: &Params, name: &str) -> ApiResult<Option<i64>> {
-    match params.get(name) {
-        None => Ok(None),
-        Some(raw) => klaxon_core::time::parse_timestamp(raw).map(|t| Some(t.as_millisecond())).map_err(|_| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                2004,
-                "Invalid since/until",
-                vec![format!("{name} is not an ISO 8601 date-time")],
-            )
-        }),
-    }
-}
-
 fn check_values(params: &Params, name: &str, allowed: &[&str]) -> ApiResult<Vec<String>> {
     let values = params.list(name);
     for v in &values {
@@ -388,8 +374,8 @@ pub async fn list_incidents(State(app): State<App>, _auth: Auth, params: Params)
     }
     if params.get("date_range") != Some("all") {
         let now = app.now_ms();
-        let since = parse_time_param(&params, "since")?;
-        let until = parse_time_param(&params, "until")?;
+        let since = params.instant("since")?;
+        let until = params.instant("until")?;
         let (since, until) = match (since, until) {
             (None, None) => (now - MONTH_MS, now + 1000),
             (Some(s), None) => (s, (s + SIX_MONTHS_MS).min(now + 1000).max(s)),
@@ -1053,8 +1039,8 @@ pub struct LogEntryList {
 async fn log_list(app: &App, params: &Params, mut filter: LogEntryFilter) -> ApiResult<Json<LogEntryList>> {
     params.check_includes(&["incidents", "services", "channels", "teams"])?;
     let page = params.page()?;
-    filter.since = parse_time_param(params, "since")?;
-    filter.until = parse_time_param(params, "until")?;
+    filter.since = params.instant("since")?;
+    filter.until = params.instant("until")?;
     filter.overview = params.bool("is_overview")?.unwrap_or(false);
     let (rows, total) =
         app.store.list_log_entries(&filter, page.fetch_limit(), i64::from(page.offset), page.want_total).await?;

@@ -10,6 +10,7 @@ pub mod escalation_policies;
 pub mod incidents;
 pub mod maintenance_windows;
 pub mod priorities;
+pub mod schedules;
 pub mod services;
 pub mod teams;
 pub mod users;

@@ -6,7 +6,7 @@
 //! it). The rendered `status` is derived: disabled, maintenance (a window covers it now), critical
 //! (triggered incidents), warning (acknowledged incidents), else active.
 
-use super::config_common::{check, resolve_teams, sort_descending, type_is};
+use super::config_common::{check, name_and_description, resolve_teams, sort_descending, type_is};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Auth, JsonBody, Params, Patch};
 use crate::render::services::{IntegrationOut, ServiceIncludes, ServiceOut, render_integration, render_service};
@@ -212,18 +212,13 @@ struct ValidatedService {
 async fn validate(app: &App, input: ServiceInput, existing: Option<&Service>) -> ApiResult<ValidatedService> {
     let mut errors = Vec::new();
     let cur = existing.map(|s| &s.row);
-    let name = match input.name {
-        Patch::Value(n) if !n.trim().is_empty() => n.trim().to_string(),
-        Patch::Absent if cur.is_some() => cur.map(|c| c.name.clone()).unwrap_or_default(),
-        _ => {
-            errors.push("service.name is required".into());
-            String::new()
-        }
-    };
-    let description = match input.description.sent() {
-        Some(d) => d,
-        None => cur.and_then(|c| c.description.clone()),
-    };
+    let (name, description) = name_and_description(
+        input.name,
+        input.description,
+        cur.map(|c| (c.name.as_str(), c.description.as_deref())),
+        "service",
+        &mut errors,
+    );
     let escalation_policy_id = match input.escalation_policy {
         Patch::Value(r) => {
             if !type_is(&r.kind, "escalation_policy") {

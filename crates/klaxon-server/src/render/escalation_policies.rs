@@ -66,7 +66,8 @@ pub async fn render_policy(app: &App, p: EscalationPolicy, include: PolicyInclud
                     to_value(user_ref(app, &t.target_id, t.user_name.as_deref()))
                 }
             } else {
-                to_value(app.reference("schedule", "schedules", &t.target_id, t.target_id.clone()))
+                let summary = t.schedule_name.clone().unwrap_or_else(|| t.target_id.clone());
+                to_value(app.reference("schedule", "schedules", &t.target_id, summary))
             };
             targets.push(value);
         }

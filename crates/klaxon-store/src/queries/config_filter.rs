@@ -67,6 +67,34 @@ impl Filter {
         Ok(Some(count))
     }
 
+    /// `{select}` with these conditions, `ORDER BY {order}` and the `LIMIT`/`OFFSET` placeholders that
+    /// follow this filter's values (bind the limit, then the offset, after [`Filter::bind_as`]).
+    pub fn page_sql(&self, select: &str, order: &str) -> String {
+        let n = self.len();
+        format!("{select}{} ORDER BY {order} LIMIT ${} OFFSET ${}", self.where_sql(), n + 1, n + 2)
+    }
+
+    /// One page of rows of `{select}` under these conditions, in `order`.
+    pub async fn fetch_page<O>(
+        &self,
+        read: &sqlx::Pool<Db>,
+        select: &str,
+        order: &str,
+        limit: i64,
+        offset: i64,
+    ) -> crate::Result<Vec<O>>
+    where
+        O: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
+    {
+        let sql = self.page_sql(select, order);
+        Ok(self
+            .bind_as(sqlx::query_as::<Db, O>(sqlx::AssertSqlSafe(sql)))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(read)
+            .await?)
+    }
+
     /// The number of values bound so far (the next `LIMIT`/`OFFSET` placeholders follow it).
     pub fn len(&self) -> usize {
         self.binds.len()
@@ -85,6 +113,16 @@ impl Filter {
         }
         q
     }
+}
+
+/// `(id, name)` of the live rows of `table` (teams, schedules: soft-deleted tables with a `name`) among
+/// `ids`, in no particular order.
+pub async fn live_names(read: &sqlx::Pool<Db>, table: &str, ids: &[String]) -> crate::Result<Vec<(String, String)>> {
+    let mut w = Filter::default();
+    w.raw("deleted_at IS NULL");
+    w.set("id IN ({})", ids);
+    let sql = format!("SELECT id, name FROM {table}{}", w.where_sql());
+    Ok(w.bind_as(sqlx::query_as::<Db, (String, String)>(sqlx::AssertSqlSafe(sql))).fetch_all(read).await?)
 }
 
 /// `%text%` for a LIKE search, with LIKE's wildcards in the user's text escaped (`ESCAPE '\'`).

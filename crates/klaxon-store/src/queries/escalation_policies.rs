@@ -1,6 +1,6 @@
 //! SQL for escalation policies, their rules, targets and teams.
 
-use super::config_filter::{Filter, like_pattern};
+use super::config_filter::{Filter, like_pattern, live_names};
 use super::{Db, Pools, begin_write};
 use crate::escalation_policies::{
     EscalationPolicy, EscalationPolicyRow, EscalationRule, EscalationRuleRow, EscalationTargetRow, NewRule,
@@ -188,10 +188,12 @@ async fn details(p: &Pools, row: EscalationPolicyRow) -> Result<EscalationPolicy
     .fetch_all(&p.read)
     .await?;
     let targets: Vec<EscalationTargetRow> = sqlx::query_as(
-        "SELECT t.escalation_rule_id, t.position, t.target_type, t.target_id, u.name AS user_name
+        "SELECT t.escalation_rule_id, t.position, t.target_type, t.target_id, u.name AS user_name,
+                s.name AS schedule_name
          FROM escalation_targets t
          JOIN escalation_rules r ON r.id = t.escalation_rule_id
          LEFT JOIN users u ON t.target_type = 'user' AND u.id = t.target_id
+         LEFT JOIN schedules s ON t.target_type = 'schedule' AND s.id = t.target_id
          WHERE r.escalation_policy_id = $1 ORDER BY r.position, t.position",
     )
     .bind(&row.id)
@@ -248,19 +250,8 @@ pub async fn list(
         );
     }
     let order = if filter.descending { "name_lower DESC, id DESC" } else { "name_lower, id" };
-    let n = w.len();
-    let sql = format!(
-        "SELECT {COLUMNS} FROM escalation_policies{} ORDER BY {order} LIMIT ${} OFFSET ${}",
-        w.where_sql(),
-        n + 1,
-        n + 2
-    );
-    let rows = w
-        .bind_as(sqlx::query_as::<Db, EscalationPolicyRow>(sqlx::AssertSqlSafe(sql)))
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&p.read)
-        .await?;
+    let select = format!("SELECT {COLUMNS} FROM escalation_policies");
+    let rows: Vec<EscalationPolicyRow> = w.fetch_page(&p.read, &select, order, limit, offset).await?;
     let total = w.total(&p.read, "escalation_policies", want_total).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
@@ -270,9 +261,5 @@ pub async fn list(
 }
 
 pub async fn live_teams(p: &Pools, team_ids: &[String]) -> Result<Vec<(String, String)>> {
-    let mut w = Filter::default();
-    w.raw("deleted_at IS NULL");
-    w.set("id IN ({})", team_ids);
-    let sql = format!("SELECT id, name FROM teams{}", w.where_sql());
-    Ok(w.bind_as(sqlx::query_as::<Db, (String, String)>(sqlx::AssertSqlSafe(sql))).fetch_all(&p.read).await?)
+    live_names(&p.read, "teams", team_ids).await
 }

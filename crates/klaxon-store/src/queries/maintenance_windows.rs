@@ -181,19 +181,9 @@ pub async fn list(
             &filter.team_ids,
         );
     }
-    let n = w.len();
-    let sql = format!(
-        "SELECT {COLUMNS} FROM maintenance_windows{} ORDER BY start_time, sequence_number LIMIT ${} OFFSET ${}",
-        w.where_sql(),
-        n + 1,
-        n + 2
-    );
-    let rows = w
-        .bind_as(sqlx::query_as::<Db, MaintenanceWindowRow>(sqlx::AssertSqlSafe(sql)))
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&p.read)
-        .await?;
+    let select = format!("SELECT {COLUMNS} FROM maintenance_windows");
+    let rows: Vec<MaintenanceWindowRow> =
+        w.fetch_page(&p.read, &select, "start_time, sequence_number", limit, offset).await?;
     let total = w.total(&p.read, "maintenance_windows", want_total).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {

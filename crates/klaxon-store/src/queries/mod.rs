@@ -26,6 +26,7 @@ pub mod maintenance_windows;
 pub mod meta;
 pub mod notification_rules;
 pub mod priorities;
+pub mod schedules;
 pub mod script;
 pub mod services;
 pub mod teams;

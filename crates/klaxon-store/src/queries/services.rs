@@ -204,15 +204,8 @@ pub async fn list(
         w.set("id IN (SELECT service_id FROM service_teams WHERE team_id IN ({}))", &filter.team_ids);
     }
     let order = if filter.descending { "name_lower DESC, id DESC" } else { "name_lower, id" };
-    let n = w.len();
-    let sql =
-        format!("SELECT {COLUMNS} FROM services{} ORDER BY {order} LIMIT ${} OFFSET ${}", w.where_sql(), n + 1, n + 2);
-    let rows = w
-        .bind_as(sqlx::query_as::<Db, ServiceRow>(sqlx::AssertSqlSafe(sql)))
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&p.read)
-        .await?;
+    let select = format!("SELECT {COLUMNS} FROM services");
+    let rows: Vec<ServiceRow> = w.fetch_page(&p.read, &select, order, limit, offset).await?;
     let total = w.total(&p.read, "services", want_total).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {

@@ -205,6 +205,38 @@ pub async fn delete(p: &Pools, id: &str, now: i64) -> Result<()> {
     if role == "owner" && live_owner_count(&mut tx).await? <= 1 {
         return Err(StoreError::Rejected("the last owner cannot be deleted".into()));
     }
+    // As PagerDuty: a user still in a rotation (a layer that has not ended) of a live schedule stays.
+    let schedules: Vec<(String, String)> = sqlx::query_as(
+        "SELECT DISTINCT s.name, s.id FROM schedule_layer_users lu
+         JOIN schedule_layers l ON l.id = lu.layer_id
+         JOIN schedules s ON s.id = l.schedule_id
+         WHERE lu.user_id = $1 AND s.deleted_at IS NULL AND (l.end_at IS NULL OR l.end_at > $2)
+         ORDER BY s.name, s.id",
+    )
+    .bind(id)
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    if !schedules.is_empty() {
+        let names: Vec<String> = schedules.into_iter().map(|(name, _)| name).collect();
+        let count = if names.len() == 1 { "1 schedule".to_string() } else { format!("{} schedules", names.len()) };
+        return Err(StoreError::Rejected(format!(
+            "The user cannot be deleted as they have {count}. Please remove the user from the following schedules \
+             to continue: {}",
+            names.join(", ")
+        )));
+    }
+    // Their overrides stop: a future one is deleted, one in progress ends now (past ones stay as history).
+    sqlx::query("DELETE FROM schedule_overrides WHERE user_id = $1 AND start_at >= $2")
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE schedule_overrides SET end_at = $2 WHERE user_id = $1 AND end_at > $2")
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("UPDATE users SET deleted_at = $1, updated_at = $1 WHERE id = $2")
         .bind(now)
         .bind(id)

@@ -157,16 +157,36 @@ async fn num_loops_must_be_from_0_to_9() {
 }
 
 #[tokio::test]
-async fn schedule_targets_are_stored_unchecked_and_render_as_schedule_references() {
+async fn schedule_targets_render_as_references_summarized_by_the_schedules_name() {
     let server = TestServer::start().await;
+    let first = crate::schedules::create_schedule(&server, "Primary rotation", &[&server.owner_id]).await;
+    let second = crate::schedules::create_schedule(&server, "Backup rotation", &[&server.owner_id]).await;
     let body = json!({"escalation_policy": {"name": "S", "escalation_rules": [{"escalation_delay_in_minutes": 5,
-        "targets": [{"id": "PSCHED1", "type": "schedule_reference"}, {"id": "PSCHED2", "type": "schedule"}]}]}});
+        "targets": [{"id": first, "type": "schedule_reference"}, {"id": second, "type": "schedule"}]}]}});
     let (status, body) = server.post("/escalation_policies", body).await;
     assert_eq!(status, 201, "{body}");
     let targets = &body["escalation_policy"]["escalation_rules"][0]["targets"];
     assert_eq!(targets[0]["type"], "schedule_reference");
-    assert_eq!(targets[0]["summary"], "PSCHED1");
-    assert_eq!(targets[1]["id"], "PSCHED2");
+    assert_eq!(targets[0]["summary"], "Primary rotation");
+    assert_eq!(targets[0]["self"], format!("{}/schedules/{first}", server.url));
+    assert_eq!(targets[1]["id"], second.as_str());
+    assert_eq!(targets[1]["summary"], "Backup rotation");
+}
+
+#[tokio::test]
+async fn a_policy_targeting_an_unknown_schedule_is_refused_naming_the_target() {
+    let server = TestServer::start().await;
+    let known = crate::schedules::create_schedule(&server, "Primary rotation", &[&server.owner_id]).await;
+    let body = json!({"escalation_policy": {"name": "S", "escalation_rules": [{"escalation_delay_in_minutes": 5,
+        "targets": [{"id": known, "type": "schedule_reference"}, {"id": "PSCHED1", "type": "schedule_reference"}]}]}});
+    let (status, body) = server.post("/escalation_policies", body).await;
+    assert_eq!(status, 400);
+    assert!(
+        error_text(&body).contains("escalation_policy.escalation_rules[0].targets[1].id PSCHED1 not found"),
+        "{body}"
+    );
+    let (_, list) = server.get("/escalation_policies?total=true").await;
+    assert_eq!(list["total"], 0, "nothing was written");
 }
 
 #[tokio::test]

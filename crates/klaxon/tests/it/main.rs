@@ -21,6 +21,7 @@ mod incidents;
 mod jobs;
 mod maintenance_windows;
 mod races;
+mod schedules;
 mod services;
 mod teams;
 mod timers;
