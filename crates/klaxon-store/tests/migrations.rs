@@ -163,3 +163,25 @@ async fn v1_jobs_are_migrated_to_v2_statuses_queues_and_subjects_on_postgres() {
     let store = Store::open(Location::Postgres(&url)).await.expect("migrates");
     check_v1_jobs_migrated(&store).await;
 }
+
+/// No partial index of the final schema tests a column against an `IN` list of constants: SQLite evaluates
+/// a partial index's WHERE for every row written and builds such a list into a temporary b-tree at every
+/// execution of a statement, which the events batch runs once per row (the jobs claim index's
+/// `status IN (...)` cost 24,000 instructions per new incident; ARCHITECTURE.md, "The jobs table").
+#[tokio::test]
+async fn no_partial_index_tests_an_in_list() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(Location::SqliteDir(dir.path())).await.unwrap());
+    let db = rusqlite::Connection::open(dir.path().join("klaxon.db")).unwrap();
+    let mut statement =
+        db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").unwrap();
+    let indexes: Vec<(String, String)> =
+        statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect();
+    assert!(indexes.iter().any(|(name, _)| name == "jobs_claim"), "the schema was read");
+    for (name, sql) in indexes {
+        let upper = sql.to_uppercase();
+        if let Some((_, predicate)) = upper.split_once(" WHERE ") {
+            assert!(!predicate.contains(" IN "), "partial index {name} tests an IN list: {sql}");
+        }
+    }
+}
