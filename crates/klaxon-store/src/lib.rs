@@ -33,6 +33,7 @@ pub mod integrations;
 pub mod jobs;
 pub mod maintenance_windows;
 pub mod notification_rules;
+pub mod oncalls;
 pub mod priorities;
 pub mod schedules;
 pub mod services;

@@ -9,6 +9,7 @@ pub mod config_common;
 pub mod escalation_policies;
 pub mod incidents;
 pub mod maintenance_windows;
+pub mod oncalls;
 pub mod priorities;
 pub mod schedules;
 pub mod services;

@@ -330,3 +330,28 @@ pub fn render_override(app: &App, o: &OverrideRow, zone: &TimeZone, clip: Option
         user: user_ref(app, &o.user_id, o.user_name.as_deref()),
     }
 }
+
+/// Stored schedules and their overrides as the core's models, by schedule id.
+pub fn models(
+    schedules: &[Schedule],
+    overrides: &[OverrideRow],
+) -> ApiResult<HashMap<String, (rules::Schedule, Vec<Override>)>> {
+    let mut out = HashMap::with_capacity(schedules.len());
+    for s in schedules {
+        let mine: Vec<OverrideRow> = overrides.iter().filter(|o| o.schedule_id == s.row.id).cloned().collect();
+        out.insert(s.row.id.clone(), (model(s)?, core_overrides(&mine)));
+    }
+    Ok(out)
+}
+
+/// Names of every user the schedules and overrides mention (deleted users included).
+pub fn user_names_of(schedules: &[Schedule], overrides: &[OverrideRow]) -> HashMap<String, Option<String>> {
+    let mut names = HashMap::new();
+    for s in schedules {
+        names.extend(user_names(s, &[]));
+    }
+    for o in overrides {
+        names.entry(o.user_id.clone()).or_insert_with(|| o.user_name.clone());
+    }
+    names
+}

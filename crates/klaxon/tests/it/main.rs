@@ -20,6 +20,7 @@ mod incident_rules;
 mod incidents;
 mod jobs;
 mod maintenance_windows;
+mod oncalls;
 mod races;
 mod schedules;
 mod services;
