@@ -23,6 +23,7 @@ mod sqlite_handle;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub mod calendar_feeds;
 pub mod change_events;
 pub mod commands;
 pub mod contact_methods;

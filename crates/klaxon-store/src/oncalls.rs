@@ -37,6 +37,11 @@ impl Store {
         dispatch!(self, p => q::schedules::live_many(p, ids))
     }
 
+    /// The live schedules in which `user_id` is in a rotation or has an override, by name.
+    pub async fn schedules_of_user(&self, user_id: &str) -> Result<Vec<Schedule>> {
+        dispatch!(self, p => q::schedules::of_user(p, user_id))
+    }
+
     /// The overrides of the schedules `ids` overlapping `[since, until)`, oldest first.
     pub async fn overrides_of_schedules(&self, ids: &[String], since: i64, until: i64) -> Result<Vec<OverrideRow>> {
         dispatch!(self, p => q::schedules::overrides_of_many(p, ids, since, until))

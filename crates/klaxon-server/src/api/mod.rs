@@ -7,6 +7,7 @@ pub mod abilities;
 pub mod change_events;
 pub mod config_common;
 pub mod escalation_policies;
+pub mod ical;
 pub mod incidents;
 pub mod maintenance_windows;
 pub mod oncalls;

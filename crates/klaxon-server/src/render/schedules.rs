@@ -89,6 +89,17 @@ pub struct ScheduleOut {
     pub users: Vec<Reference>,
     #[schema(value_type = Vec<Object>)]
     pub teams: Vec<Value>,
+    /// With `include_next_oncall_for_user=<user id>`: that user's next (or current) final-schedule shift,
+    /// null when none starts within 90 days.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<EntryOut>)]
+    pub next_oncall_for_user: Option<Option<EntryOut>>,
+    /// The schedule's secret iCalendar feed, with `include[]=calendar_urls`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_cal_url: Option<String>,
+    /// The same feed with the `webcal://` scheme, with `include[]=calendar_urls`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub web_cal_url: Option<String>,
 }
 
 /// An override: `user` on call from `start` to `end` over every layer.
@@ -314,7 +325,27 @@ pub fn render_schedule(
                 |(id, name)| if options.teams { team_object(app, id, name) } else { to_value(team_ref(app, id, name)) },
             )
             .collect(),
+        next_oncall_for_user: None,
+        http_cal_url: None,
+        web_cal_url: None,
     })
+}
+
+/// `user_id`'s next final-schedule shift of `s` from `now` (the one in progress, or the first starting
+/// within `horizon_ms`), whole, printed in `zone`; `overrides` must reach [`rules::OVERFLOW_LIMIT_MS`]
+/// beyond `[now, now + horizon_ms)`.
+pub fn next_oncall(
+    app: &App,
+    s: &Schedule,
+    overrides: &[OverrideRow],
+    user_id: &str,
+    now: i64,
+    horizon_ms: i64,
+    zone: &TimeZone,
+) -> ApiResult<Option<EntryOut>> {
+    let next = rules::next_shift_for_user(&model(s)?, &core_overrides(overrides), user_id, now, horizon_ms);
+    let names = user_names(s, overrides);
+    Ok(next.map(|e| entries(app, &[e], &names, zone).remove(0)))
 }
 
 /// An override printed in `zone`; with a `window` (no overflow) its times are clipped to it.

@@ -419,3 +419,17 @@ pub async fn remove_override(p: &Pools, schedule_id: &str, override_id: &str, no
     tx.commit().await?;
     Ok(removal)
 }
+
+/// The live schedules in which `user_id` is in a layer's rotation or has an override, by name.
+pub async fn of_user(p: &Pools, user_id: &str) -> Result<Vec<Schedule>> {
+    let mut w = Filter::default();
+    w.raw("deleted_at IS NULL");
+    w.one(
+        "(id IN (SELECT l.schedule_id FROM schedule_layers l JOIN schedule_layer_users lu ON lu.layer_id = l.id
+                 WHERE lu.user_id = {}) OR id IN (SELECT schedule_id FROM schedule_overrides WHERE user_id = {}))",
+        user_id.to_string(),
+    );
+    let select = format!("SELECT {COLUMNS} FROM schedules");
+    let rows: Vec<ScheduleRow> = fetch(p, &w, &select, "name_lower, id").await?;
+    details_many(p, rows).await
+}

@@ -10,6 +10,7 @@
 mod binary;
 mod common;
 
+mod calendar_feeds;
 mod change_events;
 mod cli;
 mod escalation_policies;
