@@ -12,6 +12,7 @@ pub mod events;
 pub mod incident;
 pub mod jobs;
 pub mod log_entry;
+pub mod oncall;
 pub mod page;
 pub mod role;
 pub mod schedule;

@@ -54,6 +54,8 @@ pub fn openapi_router() -> OpenApiRouter<App> {
         .merge(api::teams::routes())
         .merge(api::escalation_policies::routes())
         .merge(api::schedules::routes())
+        .merge(api::oncalls::routes())
+        .merge(api::ical::routes())
         .merge(api::services::routes())
         .merge(api::maintenance_windows::routes())
         .merge(api::vendors::routes())

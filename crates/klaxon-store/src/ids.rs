@@ -29,6 +29,11 @@ fn random_from(alphabet: &[u8], len: usize) -> String {
     (0..len).map(|_| alphabet[rng.random_range(0..alphabet.len())] as char).collect()
 }
 
+/// A calendar feed's secret token: 43 alphanumerics, about 256 bits of randomness (62^43 > 2^256).
+pub fn calendar_token() -> String {
+    random_from(ALNUM, 43)
+}
+
 /// A resource id: `P` + 6 characters.
 pub fn resource_id() -> String {
     format!("P{}", random_from(UPPER_ALNUM, 6))

@@ -23,6 +23,7 @@ mod sqlite_handle;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub mod calendar_feeds;
 pub mod change_events;
 pub mod commands;
 pub mod contact_methods;
@@ -33,6 +34,7 @@ pub mod integrations;
 pub mod jobs;
 pub mod maintenance_windows;
 pub mod notification_rules;
+pub mod oncalls;
 pub mod priorities;
 pub mod schedules;
 pub mod services;

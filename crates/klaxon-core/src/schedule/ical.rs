@@ -37,29 +37,53 @@ pub struct IcalFeed<'a> {
     pub dtstamp: i64,
 }
 
+/// One schedule's entries in a feed (a user's feed has one part per schedule).
+#[derive(Clone, Copy, Debug)]
+pub struct FeedPart<'a> {
+    pub schedule_id: &'a str,
+    pub schedule_name: &'a str,
+    pub entries: &'a [Entry],
+}
+
 /// Renders `entries` as a `VCALENDAR`; `user_name` gives a user id's display name.
 pub fn ical(feed: &IcalFeed<'_>, entries: &[Entry], user_name: impl Fn(&str) -> String) -> String {
-    let mut out = String::with_capacity(256 + entries.len() * 256);
+    let part = FeedPart { schedule_id: feed.schedule_id, schedule_name: feed.schedule_name, entries };
+    ical_parts(feed.name, feed.kind, feed.dtstamp, &[part], user_name)
+}
+
+/// Renders the entries of several schedules as one `VCALENDAR` named `name` (`X-WR-CALNAME`), each event
+/// with its schedule's `UID` and `SUMMARY`; `dtstamp` (Unix ms) comes from the caller's clock.
+pub fn ical_parts(
+    name: &str,
+    kind: FeedKind,
+    dtstamp: i64,
+    parts: &[FeedPart<'_>],
+    user_name: impl Fn(&str) -> String,
+) -> String {
+    let count: usize = parts.iter().map(|p| p.entries.len()).sum();
+    let mut out = String::with_capacity(256 + count * 256);
     line(&mut out, "BEGIN:VCALENDAR");
     line(&mut out, "VERSION:2.0");
     line(&mut out, "PRODID:-//Klaxon//On-call schedules//EN");
     line(&mut out, "CALSCALE:GREGORIAN");
     line(&mut out, "METHOD:PUBLISH");
-    line(&mut out, &format!("X-WR-CALNAME:{}", escape_text(feed.name)));
-    let dtstamp = utc(feed.dtstamp);
-    for e in entries {
-        let summary = match feed.kind {
-            FeedKind::Schedule => format!("{} on call", user_name(&e.user_id)),
-            FeedKind::User => format!("On call: {}", feed.schedule_name),
-        };
-        line(&mut out, "BEGIN:VEVENT");
-        line(&mut out, &format!("UID:{}", uid(feed.schedule_id, &e.user_id, e.start)));
-        line(&mut out, &format!("DTSTAMP:{dtstamp}"));
-        line(&mut out, &format!("DTSTART:{}", utc(e.start)));
-        line(&mut out, &format!("DTEND:{}", utc(e.end)));
-        line(&mut out, &format!("SUMMARY:{}", escape_text(&summary)));
-        line(&mut out, "TRANSP:OPAQUE");
-        line(&mut out, "END:VEVENT");
+    line(&mut out, &format!("X-WR-CALNAME:{}", escape_text(name)));
+    let dtstamp = utc(dtstamp);
+    for part in parts {
+        for e in part.entries {
+            let summary = match kind {
+                FeedKind::Schedule => format!("{} on call", user_name(&e.user_id)),
+                FeedKind::User => format!("On call: {}", part.schedule_name),
+            };
+            line(&mut out, "BEGIN:VEVENT");
+            line(&mut out, &format!("UID:{}", uid(part.schedule_id, &e.user_id, e.start)));
+            line(&mut out, &format!("DTSTAMP:{dtstamp}"));
+            line(&mut out, &format!("DTSTART:{}", utc(e.start)));
+            line(&mut out, &format!("DTEND:{}", utc(e.end)));
+            line(&mut out, &format!("SUMMARY:{}", escape_text(&summary)));
+            line(&mut out, "TRANSP:OPAQUE");
+            line(&mut out, "END:VEVENT");
+        }
     }
     line(&mut out, "END:VCALENDAR");
     out

@@ -74,7 +74,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
-pub use ical::{FeedKind, IcalFeed, ical};
+pub use ical::{FeedKind, FeedPart, IcalFeed, ical, ical_parts};
 pub use interval::coverage_percentage;
 pub use model::{Entry, Layer, Override, Restriction, Schedule, Window};
 pub use render::{

@@ -15,8 +15,8 @@ use super::config_common::{check, name_and_description, resolve_teams, type_is};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Auth, JsonBody, Params, Patch};
 use crate::render::schedules::{
-    OverrideOut, RenderOptions, ScheduleOut, final_entries, override_window, render_override, render_schedule,
-    restriction_of,
+    OverrideOut, RenderOptions, ScheduleOut, final_entries, next_oncall, override_window, render_override,
+    render_schedule, restriction_of,
 };
 use crate::render::{IdRef, Pagination, user_object};
 use crate::state::App;
@@ -28,6 +28,7 @@ use jiff::tz::TimeZone;
 use klaxon_core::page::split_page;
 use klaxon_core::role::Action;
 use klaxon_core::schedule::{self as rules, Window};
+use klaxon_store::calendar_feeds::FeedOwner;
 use klaxon_store::schedules::{
     LayerRow, NewLayer, NewOverride, OverrideRemoval, RestrictionRow, Schedule, ScheduleFields, ScheduleFilter,
     ScheduleRow, StoredLayer,
@@ -478,20 +479,49 @@ async fn render_full(app: &App, s: &Schedule, options: &RenderOptions) -> ApiRes
     render_schedule(app, s, &overrides, options, false)
 }
 
+/// How far ahead `include_next_oncall_for_user` looks for the user's next shift.
+const NEXT_ONCALL_HORIZON_MS: i64 = 90 * 24 * 3600 * 1000;
+
+/// What `GET /schedules[/{id}]` adds on request: `next_oncall_for_user` (with
+/// `include_next_oncall_for_user=<user id>`, printed in `zone`) and the calendar feed's URLs (with
+/// `include[]=calendar_urls`).
+async fn add_requested(
+    app: &App,
+    params: &Params,
+    s: &Schedule,
+    out: &mut ScheduleOut,
+    zone: &TimeZone,
+) -> ApiResult<()> {
+    if let Some(user_id) = params.get("include_next_oncall_for_user") {
+        let now = app.now_ms();
+        let reach = override_window(Window { since: now, until: now.saturating_add(NEXT_ONCALL_HORIZON_MS) }, true);
+        let overrides = app.store.schedule_overrides(&s.row.id, reach.since, reach.until).await?;
+        out.next_oncall_for_user = Some(next_oncall(app, s, &overrides, user_id, now, NEXT_ONCALL_HORIZON_MS, zone)?);
+    }
+    if params.includes("calendar_urls") {
+        let token = app.store.calendar_token(FeedOwner::Schedule, &s.row.id, app.now_ms()).await?;
+        let (http, web) = app.calendar_urls("schedules", &token);
+        out.http_cal_url = Some(http);
+        out.web_cal_url = Some(web);
+    }
+    Ok(())
+}
+
 // ---- schedules --------------------------------------------------------------------------------------------
 
 /// List schedules.
 #[utoipa::path(get, path = "/schedules", tag = "Schedules",
     params(("query" = Option<String>, Query, description = "Case-insensitive name search"),
-           ("include[]" = Option<Vec<String>>, Query, description = "schedule_layers, overrides_subschedule, final_schedule"),
+           ("include[]" = Option<Vec<String>>, Query, description = "schedule_layers, overrides_subschedule, final_schedule, calendar_urls"),
            ("time_zone" = Option<String>, Query, description = "Print times in this zone (default: each schedule's)"),
            ("since" = Option<String>, Query), ("until" = Option<String>, Query),
            ("team_ids[]" = Option<Vec<String>>, Query),
+           ("include_next_oncall_for_user" = Option<String>, Query, description = "Add each schedule's next_oncall_for_user for this user id"),
            ("limit" = Option<u32>, Query), ("offset" = Option<u32>, Query), ("total" = Option<bool>, Query)),
     responses((status = 200, body = ScheduleList), (status = 400, description = "Bad parameter")))]
 pub async fn list_schedules(State(app): State<App>, _auth: Auth, params: Params) -> ApiResult<Json<ScheduleList>> {
     let page = params.page()?;
-    params.check_includes(&["schedule_layers", "overrides_subschedule", "final_schedule"])?;
+    params.check_includes(&["schedule_layers", "overrides_subschedule", "final_schedule", "calendar_urls"])?;
     let (window, coverage) = window_params(&app, &params)?;
     let filter = ScheduleFilter { query: params.get("query").map(String::from), team_ids: params.list("team_ids") };
     let (rows, total) =
@@ -509,7 +539,9 @@ pub async fn list_schedules(State(app): State<App>, _auth: Auth, params: Params)
             final_schedule: params.includes("final_schedule"),
             teams: false,
         };
-        schedules.push(render_full(&app, &s, &options).await?);
+        let mut out = render_full(&app, &s, &options).await?;
+        add_requested(&app, &params, &s, &mut out, &options.zone).await?;
+        schedules.push(out);
     }
     Ok(Json(ScheduleList { schedules, pagination: Pagination::new(&page, more, total) }))
 }
@@ -594,7 +626,9 @@ pub async fn preview_schedule(
     params(("id" = String, Path),
            ("time_zone" = Option<String>, Query, description = "Print times in this zone (default: the schedule's)"),
            ("since" = Option<String>, Query), ("until" = Option<String>, Query),
-           ("overflow" = Option<bool>, Query, description = "Render whole turns instead of clipping them to the window")),
+           ("overflow" = Option<bool>, Query, description = "Render whole turns instead of clipping them to the window"),
+           ("include_next_oncall_for_user" = Option<String>, Query, description = "Add next_oncall_for_user for this user id"),
+           ("include[]" = Option<Vec<String>>, Query, description = "calendar_urls")),
     responses((status = 200, body = ScheduleResponse), (status = 404, description = "No such schedule")))]
 pub async fn get_schedule(
     State(app): State<App>,
@@ -602,8 +636,11 @@ pub async fn get_schedule(
     Path(id): Path<String>,
     params: Params,
 ) -> ApiResult<Json<ScheduleResponse>> {
+    params.check_includes(&["calendar_urls"])?;
     let s = load(&app, &id).await?;
-    let schedule = render_full(&app, &s, &full_options(&app, &params, &s.row.time_zone)?).await?;
+    let options = full_options(&app, &params, &s.row.time_zone)?;
+    let mut schedule = render_full(&app, &s, &options).await?;
+    add_requested(&app, &params, &s, &mut schedule, &options.zone).await?;
     Ok(Json(ScheduleResponse { schedule }))
 }
 

@@ -73,8 +73,9 @@ pub struct NotificationRuleList {
 /// `include[]` of the user endpoints.
 impl UserIncludes {
     fn from_params(params: &Params) -> ApiResult<Self> {
-        params.check_includes(&["contact_methods", "notification_rules", "teams", "subdomains"])?;
+        params.check_includes(&["contact_methods", "notification_rules", "teams", "subdomains", "calendar_urls"])?;
         Ok(Self {
+            calendar_urls: params.includes("calendar_urls"),
             contact_methods: params.includes("contact_methods"),
             notification_rules: params.includes("notification_rules"),
             teams: params.includes("teams"),

@@ -60,6 +60,15 @@ impl App {
         format!("{}/{collection}/{id}", self.public_url)
     }
 
+    /// A secret calendar feed's URLs `(http_cal_url, web_cal_url)`: `<public>/ical/<collection>/<token>.ics`,
+    /// and the same with the `webcal://` scheme (which calendar apps open as a subscription).
+    pub fn calendar_urls(&self, collection: &str, token: &str) -> (String, String) {
+        let http = format!("{}/ical/{collection}/{token}.ics", self.public_url);
+        let rest = http.split_once("://").map_or(http.as_str(), |(_, rest)| rest);
+        let web = format!("webcal://{rest}");
+        (http, web)
+    }
+
     /// A reference of type `<kind>_reference` to `<collection>/<id>`.
     pub fn reference(&self, kind: &str, collection: &str, id: &str, summary: impl Into<String>) -> Reference {
         Reference {

@@ -89,6 +89,17 @@ pub struct ScheduleOut {
     pub users: Vec<Reference>,
     #[schema(value_type = Vec<Object>)]
     pub teams: Vec<Value>,
+    /// With `include_next_oncall_for_user=<user id>`: that user's next (or current) final-schedule shift,
+    /// null when none starts within 90 days.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<EntryOut>)]
+    pub next_oncall_for_user: Option<Option<EntryOut>>,
+    /// The schedule's secret iCalendar feed, with `include[]=calendar_urls`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_cal_url: Option<String>,
+    /// The same feed with the `webcal://` scheme, with `include[]=calendar_urls`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub web_cal_url: Option<String>,
 }
 
 /// An override: `user` on call from `start` to `end` over every layer.
@@ -314,7 +325,27 @@ pub fn render_schedule(
                 |(id, name)| if options.teams { team_object(app, id, name) } else { to_value(team_ref(app, id, name)) },
             )
             .collect(),
+        next_oncall_for_user: None,
+        http_cal_url: None,
+        web_cal_url: None,
     })
+}
+
+/// `user_id`'s next final-schedule shift of `s` from `now` (the one in progress, or the first starting
+/// within `horizon_ms`), whole, printed in `zone`; `overrides` must reach [`rules::OVERFLOW_LIMIT_MS`]
+/// beyond `[now, now + horizon_ms)`.
+pub fn next_oncall(
+    app: &App,
+    s: &Schedule,
+    overrides: &[OverrideRow],
+    user_id: &str,
+    now: i64,
+    horizon_ms: i64,
+    zone: &TimeZone,
+) -> ApiResult<Option<EntryOut>> {
+    let next = rules::next_shift_for_user(&model(s)?, &core_overrides(overrides), user_id, now, horizon_ms);
+    let names = user_names(s, overrides);
+    Ok(next.map(|e| entries(app, &[e], &names, zone).remove(0)))
 }
 
 /// An override printed in `zone`; with a `window` (no overflow) its times are clipped to it.
@@ -329,4 +360,29 @@ pub fn render_override(app: &App, o: &OverrideRow, zone: &TimeZone, clip: Option
         end: render_in_zone(end, zone),
         user: user_ref(app, &o.user_id, o.user_name.as_deref()),
     }
+}
+
+/// Stored schedules and their overrides as the core's models, by schedule id.
+pub fn models(
+    schedules: &[Schedule],
+    overrides: &[OverrideRow],
+) -> ApiResult<HashMap<String, (rules::Schedule, Vec<Override>)>> {
+    let mut out = HashMap::with_capacity(schedules.len());
+    for s in schedules {
+        let mine: Vec<OverrideRow> = overrides.iter().filter(|o| o.schedule_id == s.row.id).cloned().collect();
+        out.insert(s.row.id.clone(), (model(s)?, core_overrides(&mine)));
+    }
+    Ok(out)
+}
+
+/// Names of every user the schedules and overrides mention (deleted users included).
+pub fn user_names_of(schedules: &[Schedule], overrides: &[OverrideRow]) -> HashMap<String, Option<String>> {
+    let mut names = HashMap::new();
+    for s in schedules {
+        names.extend(user_names(s, &[]));
+    }
+    for o in overrides {
+        names.entry(o.user_id.clone()).or_insert_with(|| o.user_name.clone());
+    }
+    names
 }

@@ -4,6 +4,7 @@
 use crate::error::{ApiError, ApiResult};
 use crate::render::Reference;
 use crate::state::App;
+use klaxon_store::calendar_feeds::FeedOwner;
 use klaxon_store::contact_methods::ContactMethodRow;
 use klaxon_store::notification_rules::NotificationRuleRow;
 use klaxon_store::users::UserRow;
@@ -37,6 +38,12 @@ pub struct User {
     pub contact_methods: Vec<Value>,
     #[schema(value_type = Vec<Object>)]
     pub notification_rules: Vec<Value>,
+    /// The user's secret iCalendar feed of on-call shifts, with `include[]=calendar_urls`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_cal_url: Option<String>,
+    /// The same feed with the `webcal://` scheme, with `include[]=calendar_urls`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub web_cal_url: Option<String>,
 }
 
 /// A contact method (`email_contact_method`, `phone_contact_method`, `sms_contact_method`,
@@ -92,6 +99,7 @@ pub struct UserIncludes {
     pub contact_methods: bool,
     pub notification_rules: bool,
     pub teams: bool,
+    pub calendar_urls: bool,
 }
 
 pub fn to_value<T: Serialize>(value: T) -> ApiResult<Value> {
@@ -136,6 +144,13 @@ pub async fn render_user(app: &App, user: UserRow, includes: UserIncludes) -> Ap
             }
         })
         .collect::<ApiResult<Vec<_>>>()?;
+    let (http_cal_url, web_cal_url) = if includes.calendar_urls {
+        let token = app.store.calendar_token(FeedOwner::User, &user.id, app.now_ms()).await?;
+        let (http, web) = app.calendar_urls("users", &token);
+        (Some(http), Some(web))
+    } else {
+        (None, None)
+    };
     Ok(User {
         kind: "user",
         summary: user.name.clone(),
@@ -154,6 +169,8 @@ pub async fn render_user(app: &App, user: UserRow, includes: UserIncludes) -> Ap
         teams: rendered_teams,
         contact_methods,
         notification_rules: rendered_rules,
+        http_cal_url,
+        web_cal_url,
     })
 }
 

@@ -9,6 +9,7 @@ pub(crate) use super::{
 /// Backend-specific job claim (SKIP LOCKED on PostgreSQL).
 pub(crate) use super::{claim_due_jobs, notify_jobs};
 
+pub mod calendar_feeds;
 pub mod change_events;
 pub mod commands;
 pub mod config_filter;
@@ -25,6 +26,7 @@ pub mod log_entries;
 pub mod maintenance_windows;
 pub mod meta;
 pub mod notification_rules;
+pub mod oncalls;
 pub mod priorities;
 pub mod schedules;
 pub mod script;

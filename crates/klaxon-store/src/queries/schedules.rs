@@ -186,64 +186,130 @@ pub async fn get(p: &Pools, id: &str, include_deleted: bool) -> Result<Option<Sc
 }
 
 async fn details(p: &Pools, row: ScheduleRow) -> Result<Schedule> {
-    let layers: Vec<LayerRow> = sqlx::query_as(
-        "SELECT id, schedule_id, position, name, start_at, end_at, rotation_virtual_start, rotation_turn_length_seconds
-         FROM schedule_layers WHERE schedule_id = $1 ORDER BY position",
+    details_many(p, vec![row]).await?.pop().ok_or(StoreError::NotFound("schedule"))
+}
+
+/// The schedules of `rows` with their layers, teams and policies, in the order of `rows`: a fixed number
+/// of queries whatever the number of schedules.
+pub async fn details_many(p: &Pools, rows: Vec<ScheduleRow>) -> Result<Vec<Schedule>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut w = Filter::default();
+    w.set("l.schedule_id IN ({})", &ids);
+    let layers: Vec<LayerRow> = fetch(
+        p,
+        &w,
+        "SELECT l.id, l.schedule_id, l.position, l.name, l.start_at, l.end_at, l.rotation_virtual_start,
+                l.rotation_turn_length_seconds
+         FROM schedule_layers l",
+        "l.schedule_id, l.position",
     )
-    .bind(&row.id)
-    .fetch_all(&p.read)
     .await?;
-    let users: Vec<LayerUserRow> = sqlx::query_as(
+    let users: Vec<LayerUserRow> = fetch(
+        p,
+        &w,
         "SELECT lu.layer_id, lu.position, lu.user_id, u.name AS user_name
          FROM schedule_layer_users lu
          JOIN schedule_layers l ON l.id = lu.layer_id
-         LEFT JOIN users u ON u.id = lu.user_id
-         WHERE l.schedule_id = $1 ORDER BY l.position, lu.position",
+         LEFT JOIN users u ON u.id = lu.user_id",
+        "l.schedule_id, l.position, lu.position",
     )
-    .bind(&row.id)
-    .fetch_all(&p.read)
     .await?;
-    let restrictions: Vec<(String, String, String, Option<i32>, i64)> = sqlx::query_as(
+    let restrictions: Vec<(String, String, String, Option<i32>, i64)> = fetch(
+        p,
+        &w,
         "SELECT r.layer_id, r.kind, r.start_time_of_day, r.start_day_of_week, r.duration_seconds
          FROM schedule_layer_restrictions r
-         JOIN schedule_layers l ON l.id = r.layer_id
-         WHERE l.schedule_id = $1 ORDER BY l.position, r.position",
+         JOIN schedule_layers l ON l.id = r.layer_id",
+        "l.schedule_id, l.position, r.position",
     )
-    .bind(&row.id)
-    .fetch_all(&p.read)
     .await?;
-    let layers = layers
+    let mut w = Filter::default();
+    w.set("st.schedule_id IN ({})", &ids);
+    let teams: Vec<(String, String, String)> = fetch(
+        p,
+        &w,
+        "SELECT st.schedule_id, t.id, t.name FROM schedule_teams st JOIN teams t ON t.id = st.team_id",
+        "t.name_lower, t.id",
+    )
+    .await?;
+    let mut w = Filter::default();
+    w.raw("t.target_type = 'schedule' AND p.deleted_at IS NULL");
+    w.set("t.target_id IN ({})", &ids);
+    let policies: Vec<(String, String, String)> = fetch(
+        p,
+        &w,
+        "SELECT DISTINCT t.target_id, p.id, p.name, p.name_lower FROM escalation_targets t
+         JOIN escalation_rules r ON r.id = t.escalation_rule_id
+         JOIN escalation_policies p ON p.id = r.escalation_policy_id",
+        "p.name_lower, p.id",
+    )
+    .await
+    .map(|rows: Vec<(String, String, String, String)>| {
+        rows.into_iter().map(|(s, id, name, _)| (s, id, name)).collect()
+    })?;
+    let pairs = |list: &[(String, String, String)], schedule_id: &str| -> Vec<(String, String)> {
+        list.iter().filter(|(s, _, _)| s == schedule_id).map(|(_, id, name)| (id.clone(), name.clone())).collect()
+    };
+    Ok(rows
         .into_iter()
-        .map(|l| StoredLayer {
-            users: users
+        .map(|row| {
+            let layers = layers
                 .iter()
-                .filter(|u| u.layer_id == l.id)
-                .map(|u| (u.user_id.clone(), u.user_name.clone()))
-                .collect(),
-            restrictions: restrictions
-                .iter()
-                .filter(|r| r.0 == l.id)
-                .map(|(_, kind, start_time_of_day, start_day_of_week, duration_seconds)| RestrictionRow {
-                    kind: kind.clone(),
-                    start_time_of_day: start_time_of_day.clone(),
-                    start_day_of_week: *start_day_of_week,
-                    duration_seconds: *duration_seconds,
+                .filter(|l| l.schedule_id == row.id)
+                .map(|l| StoredLayer {
+                    users: users
+                        .iter()
+                        .filter(|u| u.layer_id == l.id)
+                        .map(|u| (u.user_id.clone(), u.user_name.clone()))
+                        .collect(),
+                    restrictions: restrictions
+                        .iter()
+                        .filter(|r| r.0 == l.id)
+                        .map(|(_, kind, start_time_of_day, start_day_of_week, duration_seconds)| RestrictionRow {
+                            kind: kind.clone(),
+                            start_time_of_day: start_time_of_day.clone(),
+                            start_day_of_week: *start_day_of_week,
+                            duration_seconds: *duration_seconds,
+                        })
+                        .collect(),
+                    row: l.clone(),
                 })
-                .collect(),
-            row: l,
+                .collect();
+            Schedule { teams: pairs(&teams, &row.id), escalation_policies: pairs(&policies, &row.id), layers, row }
         })
-        .collect();
-    let teams: Vec<(String, String)> = sqlx::query_as(
-        "SELECT t.id, t.name FROM schedule_teams st JOIN teams t ON t.id = st.team_id
-         WHERE st.schedule_id = $1 ORDER BY t.name_lower, t.id",
-    )
-    .bind(&row.id)
-    .fetch_all(&p.read)
-    .await?;
-    let policies: Vec<(String, String, String)> =
-        sqlx::query_as(POLICIES_TARGETING).bind(&row.id).fetch_all(&p.read).await?;
-    let escalation_policies = policies.into_iter().map(|(id, name, _)| (id, name)).collect();
-    Ok(Schedule { row, layers, teams, escalation_policies })
+        .collect())
+}
+
+/// Every row of `select` under `w`, in `order`.
+async fn fetch<O>(p: &Pools, w: &Filter, select: &str, order: &str) -> Result<Vec<O>>
+where
+    O: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
+{
+    let sql = format!("{select}{} ORDER BY {order}", w.where_sql());
+    Ok(w.bind_as(sqlx::query_as::<Db, O>(sqlx::AssertSqlSafe(sql))).fetch_all(&p.read).await?)
+}
+
+/// The live schedules among `ids` with their layers, teams and policies (order not guaranteed).
+pub async fn live_many(p: &Pools, ids: &[String]) -> Result<Vec<Schedule>> {
+    let mut w = Filter::default();
+    w.raw("deleted_at IS NULL");
+    w.set("id IN ({})", ids);
+    let select = format!("SELECT {COLUMNS} FROM schedules");
+    let rows: Vec<ScheduleRow> = fetch(p, &w, &select, "id").await?;
+    details_many(p, rows).await
+}
+
+/// The overrides of the schedules `ids` that overlap `[since, until)`, oldest first.
+pub async fn overrides_of_many(p: &Pools, ids: &[String], since: i64, until: i64) -> Result<Vec<OverrideRow>> {
+    let mut w = Filter::default();
+    w.int("o.start_at < {}", until);
+    w.int("o.end_at > {}", since);
+    w.set("o.schedule_id IN ({})", ids);
+    let select = format!("SELECT {OVERRIDE_COLUMNS} FROM schedule_overrides o LEFT JOIN users u ON u.id = o.user_id");
+    fetch(p, &w, &select, "o.seq").await
 }
 
 pub async fn list(
@@ -264,11 +330,7 @@ pub async fn list(
     let select = format!("SELECT {COLUMNS} FROM schedules");
     let rows: Vec<ScheduleRow> = w.fetch_page(&p.read, &select, "name_lower, id", limit, offset).await?;
     let total = w.total(&p.read, "schedules", want_total).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        out.push(details(p, row).await?);
-    }
-    Ok((out, total))
+    Ok((details_many(p, rows).await?, total))
 }
 
 pub async fn live_named(p: &Pools, schedule_ids: &[String]) -> Result<Vec<(String, String)>> {
@@ -356,4 +418,18 @@ pub async fn remove_override(p: &Pools, schedule_id: &str, override_id: &str, no
     };
     tx.commit().await?;
     Ok(removal)
+}
+
+/// The live schedules in which `user_id` is in a layer's rotation or has an override, by name.
+pub async fn of_user(p: &Pools, user_id: &str) -> Result<Vec<Schedule>> {
+    let mut w = Filter::default();
+    w.raw("deleted_at IS NULL");
+    w.one(
+        "(id IN (SELECT l.schedule_id FROM schedule_layers l JOIN schedule_layer_users lu ON lu.layer_id = l.id
+                 WHERE lu.user_id = {}) OR id IN (SELECT schedule_id FROM schedule_overrides WHERE user_id = {}))",
+        user_id.to_string(),
+    );
+    let select = format!("SELECT {COLUMNS} FROM schedules");
+    let rows: Vec<ScheduleRow> = fetch(p, &w, &select, "name_lower, id").await?;
+    details_many(p, rows).await
 }

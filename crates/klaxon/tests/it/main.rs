@@ -10,6 +10,7 @@
 mod binary;
 mod common;
 
+mod calendar_feeds;
 mod change_events;
 mod cli;
 mod escalation_policies;
@@ -20,6 +21,7 @@ mod incident_rules;
 mod incidents;
 mod jobs;
 mod maintenance_windows;
+mod oncalls;
 mod races;
 mod schedules;
 mod services;
