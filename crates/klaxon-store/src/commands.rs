@@ -119,8 +119,12 @@ impl Store {
     }
 
     /// The live user targets of each level of an escalation policy (index 0 is level 1).
-    pub async fn escalation_levels(&self, policy_id: &str) -> Result<Vec<Vec<String>>> {
-        dispatch!(self, p => q::commands::levels_of(p, policy_id))
+    pub async fn escalation_levels(
+        &self,
+        policy_id: &str,
+        now_ms: i64,
+    ) -> Result<(Vec<Vec<String>>, klaxon_core::escalation::Path)> {
+        dispatch!(self, p => q::commands::levels_of(p, policy_id, now_ms))
     }
 
     /// Runs a timer's command, completing its job in the same transaction.

@@ -144,11 +144,11 @@ fn execute(db: &Connection, sql: &str) -> Result<()> {
 fn apply(db: &Connection, pending: &[ep::Pending<'_>], now: i64) -> Result<()> {
     let parsed = ep::parse(pending);
     let events = ep::batch_events(pending, &parsed);
-    let facts = load_facts(db, &events)?;
+    let facts = load_facts(db, &events, now)?;
     run_statements(db, &ep::plan_writes(pending, &parsed, &events, &facts, now))
 }
 
-fn load_facts(db: &Connection, events: &[BatchEvent<'_>]) -> Result<Facts> {
+fn load_facts(db: &Connection, events: &[BatchEvent<'_>], now: i64) -> Result<Facts> {
     if events.is_empty() {
         return Ok(Facts::default());
     }
@@ -163,6 +163,12 @@ fn load_facts(db: &Connection, events: &[BatchEvent<'_>]) -> Result<Facts> {
             auto_resolve_timeout: r.get(5)?,
             target_id: r.get(6)?,
             support_hours: r.get(7)?,
+            rule_id: r.get(8)?,
+            escalation_delay_in_minutes: r.get(9)?,
+            assignment_strategy: r.get(10)?,
+            num_loops: r.get(11)?,
+            pointer: r.get(12)?,
+            target_type: r.get(13)?,
         })
     })?;
     if services.is_empty() {
@@ -183,7 +189,45 @@ fn load_facts(db: &Connection, events: &[BatchEvent<'_>]) -> Result<Facts> {
             open_alerts: r.get(9)?,
         })
     })?;
-    Ok(ep::facts_from(services, windows, open))
+    let schedule_ids = ep::schedule_targets(&services);
+    let schedules = if schedule_ids.is_empty() {
+        ep::Schedules::new()
+    } else {
+        let [layers, restrictions, overrides] = ep::schedule_queries(&schedule_ids, now);
+        let layers = query(db, &layers, |r| {
+            Ok(ep::LayerUserRow {
+                schedule_id: r.get(0)?,
+                time_zone: r.get(1)?,
+                layer_id: r.get(2)?,
+                start_at: r.get(3)?,
+                end_at: r.get(4)?,
+                rotation_virtual_start: r.get(5)?,
+                rotation_turn_length_seconds: r.get(6)?,
+                user_id: r.get(7)?,
+            })
+        })?;
+        let restrictions = query(db, &restrictions, |r| {
+            Ok(ep::RestrictionRow {
+                layer_id: r.get(0)?,
+                kind: r.get(1)?,
+                start_time_of_day: r.get(2)?,
+                start_day_of_week: r.get(3)?,
+                duration_seconds: r.get(4)?,
+            })
+        })?;
+        let overrides = query(db, &overrides, |r| {
+            Ok(ep::OverrideRow {
+                schedule_id: r.get(0)?,
+                id: r.get(1)?,
+                user_id: r.get(2)?,
+                start_at: r.get(3)?,
+                end_at: r.get(4)?,
+                seq: r.get(5)?,
+            })
+        })?;
+        ep::schedules_from(layers, restrictions, overrides)
+    };
+    Ok(ep::facts_from(services, windows, open, &schedules, now))
 }
 
 /// The rows of a one-row statement (a query).
