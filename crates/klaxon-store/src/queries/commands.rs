@@ -177,7 +177,8 @@ pub async fn lock_state(tx: &mut Tx<'_>, id: &str, now: i64) -> Result<Option<In
 /// through who is on call then), with its path (delays, strategies, round-robin pointers, `num_loops`).
 pub async fn policy_levels(tx: &mut Tx<'_>, policy_id: &str, now: i64) -> Result<(Vec<Vec<String>>, Path)> {
     let rows: Vec<PolicyTargetRow> = sqlx::query_as(
-        "SELECT r.id AS rule_id, r.escalation_delay_in_minutes, r.assignment_strategy, p.num_loops,
+        "SELECT r.id AS rule_id, CAST(r.escalation_delay_in_minutes AS BIGINT) AS escalation_delay_in_minutes,
+                r.assignment_strategy, p.num_loops,
                 (SELECT next_index FROM escalation_rule_pointers x WHERE x.escalation_rule_id = r.id) AS pointer,
                 t.target_type, CASE WHEN t.target_type = 'user' THEN u.id ELSE t.target_id END AS target_id
          FROM escalation_rules r JOIN escalation_policies p ON p.id = r.escalation_policy_id

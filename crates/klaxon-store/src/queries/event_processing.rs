@@ -401,7 +401,8 @@ pub fn fact_queries(events: &[BatchEvent<'_>]) -> FactQueries {
         "SELECT s.id, s.status, s.incident_urgency_rule, s.escalation_policy_id, s.acknowledgement_timeout,
                 s.auto_resolve_timeout,
                 CASE WHEN t.target_type = 'user' THEN u.id ELSE t.target_id END AS target_id, s.support_hours,
-                r.id AS rule_id, r.escalation_delay_in_minutes, r.assignment_strategy, p.num_loops,
+                r.id AS rule_id, CAST(r.escalation_delay_in_minutes AS BIGINT) AS escalation_delay_in_minutes,
+                r.assignment_strategy, p.num_loops,
                 (SELECT x.next_index FROM escalation_rule_pointers x WHERE x.escalation_rule_id = r.id) AS pointer,
                 t.target_type
          FROM services s

@@ -12,6 +12,7 @@ mod common;
 
 mod change_events;
 mod cli;
+mod escalation;
 mod escalation_policies;
 mod events;
 mod events_durability;
