@@ -383,6 +383,12 @@ fn decide_inner(s: &IncidentState, command: &Command, actor: &Actor, now: i64) -
             if s.status != Status::Triggered || s.urgency != Urgency::High || !policy_driven {
                 return Err(IncidentError::NoEscalationPolicy);
             }
+            let last = escalation::clamp(i32::MAX, s.levels.len());
+            if !s.levels.is_empty() && s.escalation_level > last {
+                // The incident's level was removed from the policy since: its last level applies now.
+                enter_level(s, last, s.escalation_loops, actor, now, true, &mut e);
+                return Ok(e);
+            }
             match escalation::next(s.escalation_level, s.escalation_loops, s.levels.len(), s.path.num_loops) {
                 Step::To { level, loops, repeated } => {
                     if repeated {
