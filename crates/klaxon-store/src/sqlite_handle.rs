@@ -48,7 +48,7 @@ pub async fn run_script(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, script: &S
 }
 
 /// `queries::events::accept` on SQLite.
-pub async fn accept_events(p: &Pools, items: &[InboxItem], now: i64, process_limit: i64) -> Result<bool> {
+pub async fn accept_events(p: &Pools, items: &[InboxItem], now: i64, process_limit: i64) -> Result<(bool, u64)> {
     let mut conn = p.write.acquire().await?;
     let accepted = on_handle(&mut conn, |db| {
         let _guard = RollbackOnDrop(db);
@@ -65,7 +65,7 @@ pub async fn accept_events(p: &Pools, items: &[InboxItem], now: i64, process_lim
 
 /// Commits and applies the batch in one transaction; `None` when older events wait (the caller then takes
 /// the backlog path). A failure to apply rolls back and commits the batch unprocessed, for the processor.
-fn accept_on(db: &Connection, items: &[InboxItem], now: i64) -> Result<Option<bool>> {
+fn accept_on(db: &Connection, items: &[InboxItem], now: i64) -> Result<Option<(bool, u64)>> {
     let split = inbox::split(items);
     let pending = inbox::pending(&split, now);
     let changes = inbox::change_events_script(&split.changes, now);
@@ -88,14 +88,14 @@ fn accept_on(db: &Connection, items: &[InboxItem], now: i64) -> Result<Option<bo
         }
         Ok(false) if pending.is_empty() => {
             execute(db, "COMMIT")?;
-            return Ok(Some(false));
+            return Ok(Some((false, 0)));
         }
         Ok(false) => {}
     }
     match apply(db, &pending, now) {
-        Ok(()) => {
+        Ok(unassignable) => {
             execute(db, "COMMIT")?;
-            Ok(Some(false))
+            Ok(Some((false, unassignable)))
         }
         Err(e) => {
             tracing::warn!(error = %e, "applying accepted events failed; storing them for the processor to retry");
@@ -106,7 +106,7 @@ fn accept_on(db: &Connection, items: &[InboxItem], now: i64) -> Result<Option<bo
             match stored {
                 Ok(()) => {
                     execute(db, "COMMIT")?;
-                    Ok(Some(true))
+                    Ok(Some((true, 0)))
                 }
                 Err(e) => {
                     execute(db, "ROLLBACK")?;
@@ -141,11 +141,13 @@ fn execute(db: &Connection, sql: &str) -> Result<()> {
 }
 
 /// `queries::event_processing::apply`, on the handle.
-fn apply(db: &Connection, pending: &[ep::Pending<'_>], now: i64) -> Result<()> {
+fn apply(db: &Connection, pending: &[ep::Pending<'_>], now: i64) -> Result<u64> {
     let parsed = ep::parse(pending);
     let events = ep::batch_events(pending, &parsed);
     let facts = load_facts(db, &events, now)?;
-    run_statements(db, &ep::plan_writes(pending, &parsed, &events, &facts, now))
+    let (script, unassignable) = ep::plan_writes(pending, &parsed, &events, &facts, now);
+    run_statements(db, &script)?;
+    Ok(unassignable)
 }
 
 fn load_facts(db: &Connection, events: &[BatchEvent<'_>], now: i64) -> Result<Facts> {

@@ -283,7 +283,8 @@ pub async fn execute(p: &Pools, batch: &[IncidentCommands], actor: &Actor, now: 
 }
 
 /// Opens an incident by hand (`POST /incidents`): the rules decide its first state and effects.
-pub async fn open(p: &Pools, spec: &NewIncidentSpec, actor: &Actor, now: i64) -> Result<String> {
+/// Answers the incident's id and whether it was left with nobody assignable.
+pub async fn open(p: &Pools, spec: &NewIncidentSpec, actor: &Actor, now: i64) -> Result<(String, bool)> {
     with_retries(p, |mut tx| async move {
         if let Some(key) = &spec.incident_key {
             let open: Option<(String,)> = sqlx::query_as(
@@ -368,7 +369,7 @@ pub async fn open(p: &Pools, spec: &NewIncidentSpec, actor: &Actor, now: i64) ->
             .bind(&spec.service_id)
             .execute(&mut *tx)
             .await?;
-        Ok((state.id.clone(), tx))
+        Ok(((state.id.clone(), effects.unassignable), tx))
     })
     .await
 }
@@ -376,21 +377,22 @@ pub async fn open(p: &Pools, spec: &NewIncidentSpec, actor: &Actor, now: i64) ->
 /// A timer came due: in one transaction, completes its job (only while `job.owner` holds the lease) and
 /// decides the timer's command; a broken rule (the incident moved on meanwhile) means the timer had
 /// nothing left to do.
-pub async fn fire_timer(p: &Pools, fired: &TimerFired<'_>, now: i64) -> Result<TimerOutcome> {
+/// Answers the outcome and whether the incident was left with nobody assignable.
+pub async fn fire_timer(p: &Pools, fired: &TimerFired<'_>, now: i64) -> Result<(TimerOutcome, bool)> {
     with_retries(p, |mut tx| async move {
         if !super::jobs::finish_in_tx(&mut tx, fired.job_id, fired.owner, &Resolution::Done, now).await? {
-            return Ok((TimerOutcome::LeaseLost, tx));
+            return Ok(((TimerOutcome::LeaseLost, false), tx));
         }
         let Some(state) = lock_state(&mut tx, fired.incident_id, now).await? else {
-            return Ok((TimerOutcome::NotApplicable, tx));
+            return Ok(((TimerOutcome::NotApplicable, false), tx));
         };
         let actor = Actor::service_timer(state.service_id.clone());
         let outcome = match command::decide(&state, &fired.command, &actor, now) {
             Ok(effects) => {
                 apply(&mut tx, &state, &effects, &actor, now).await?;
-                TimerOutcome::Applied
+                (TimerOutcome::Applied, effects.unassignable)
             }
-            Err(_) => TimerOutcome::NotApplicable,
+            Err(_) => (TimerOutcome::NotApplicable, false),
         };
         Ok((outcome, tx))
     })

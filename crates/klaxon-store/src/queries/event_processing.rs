@@ -61,11 +61,13 @@ impl IdSource for RandomIds {
 /// Applies the events inside `tx` and stamps their inbox rows with what it did (inserting the rows of
 /// events being accepted). An event whose body cannot be read is stamped `failed: …` without failing the
 /// others.
-pub async fn apply(tx: &mut Tx<'_>, pending: &[Pending<'_>], now: i64) -> Result<()> {
+pub async fn apply(tx: &mut Tx<'_>, pending: &[Pending<'_>], now: i64) -> Result<u64> {
     let parsed = parse(pending);
     let events = batch_events(pending, &parsed);
     let facts = load_facts(tx, &events, now).await?;
-    plan_writes(pending, &parsed, &events, &facts, now).run(tx).await
+    let (script, unassignable) = plan_writes(pending, &parsed, &events, &facts, now);
+    script.run(tx).await?;
+    Ok(unassignable)
 }
 
 /// The pending events read: what is decided already (dropped, unreadable) and the alert events to plan.
@@ -120,11 +122,13 @@ pub fn plan_writes(
     events: &[BatchEvent<'_>],
     facts: &Facts,
     now: i64,
-) -> Script {
+) -> (Script, u64) {
     let mut outcomes_by_index = parsed.outcomes.clone();
     let mut script = Script::default();
+    let mut unassignable = 0;
     if !events.is_empty() {
         let mut plan = klaxon_core::alert_batch::plan(events, facts, RandomIds);
+        unassignable = plan.unassignable as u64;
         write_plan(&mut script, events, &mut plan);
         for ((i, _), outcome) in parsed.events.iter().zip(plan.outcomes) {
             outcomes_by_index[*i] = Some(outcome);
@@ -132,7 +136,7 @@ pub fn plan_writes(
     }
     let outcomes: Vec<String> = outcomes_by_index.into_iter().map(Option::unwrap_or_default).collect();
     stamp_inbox(&mut script, pending, &outcomes, now);
-    script
+    (script, unassignable)
 }
 
 /// Inserts the rows of new events, stamped, and stamps stored rows.

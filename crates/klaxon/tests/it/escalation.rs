@@ -442,3 +442,49 @@ async fn an_events_api_acknowledge_makes_the_pending_step_a_no_op() {
     let (_, body) = server.get(&format!("/incidents/{incident}")).await;
     assert_eq!(body["incident"]["status"], "acknowledged");
 }
+
+/// `klaxon_incidents_unassignable_total` as `/metrics` reads it.
+async fn unassignable_metric(server: &TestServer) -> u64 {
+    let text = server.anon(reqwest::Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
+    let line = text.lines().find(|l| l.starts_with("klaxon_incidents_unassignable_total ")).expect("the counter");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+async fn nobody_on_call_policy(server: TestServer, [a, _]: [String; 2]) -> (TestServer, String) {
+    let gap = rotation(&server, "Not yet", &[&a], APRIL).await;
+    let policy = rest_policy(&server, "assign_to_everyone", &[&[("schedule", &gap)]]).await;
+    (server, policy)
+}
+
+#[tokio::test]
+async fn an_incident_nobody_can_be_assigned_to_through_the_events_api_counts_in_the_metric() {
+    let (server, seeded, _) = org_with(nobody_on_call_policy).await;
+    assert_eq!(unassignable_metric(&server).await, 0);
+    let incident = trigger(&server, v2_trigger(&seeded.integration_key, "nobody/events")).await;
+    assert!(assignees(&server, &incident).await.is_empty());
+    assert_eq!(unassignable_metric(&server).await, 1);
+}
+
+#[tokio::test]
+async fn an_incident_nobody_can_be_assigned_to_through_rest_counts_in_the_metric() {
+    let (server, seeded, _) = org_with(nobody_on_call_policy).await;
+    let incident = rest_incident(&server, &seeded, "nobody/rest").await;
+    assert!(assignees(&server, &incident).await.is_empty());
+    assert_eq!(unassignable_metric(&server).await, 1);
+}
+
+#[tokio::test]
+async fn a_step_that_finds_nobody_on_call_counts_in_the_metric() {
+    let (server, seeded, [a, _]) = org_with(|server, [a, b]: [String; 2]| async move {
+        let gap = rotation(&server, "Not yet", &[&b], APRIL).await;
+        let policy = rest_policy(&server, "assign_to_everyone", &[&[("user", &a)], &[("schedule", &gap)]]).await;
+        (server, policy)
+    })
+    .await;
+    let incident = trigger(&server, v2_trigger(&seeded.integration_key, "nobody/step")).await;
+    assert_eq!(unassignable_metric(&server).await, 0);
+    server.advance_secs(30 * 60);
+    server.run_jobs().await;
+    assert_eq!(assignees(&server, &incident).await, vec![a]);
+    assert_eq!(unassignable_metric(&server).await, 1);
+}
