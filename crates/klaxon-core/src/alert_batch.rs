@@ -77,8 +77,13 @@ pub struct ServiceFacts {
     pub support_hours: Option<SupportHours>,
     /// The zone of its support hours, resolved by the caller from [`SupportHours::time_zone`].
     pub time_zone: Option<TimeZone>,
-    /// Who a new incident is assigned to: the user targets of the policy's first rule.
+    /// Who a new incident is assigned to when `levels` is empty: the users of the policy's first rule.
     pub first_responders: Vec<String>,
+    /// The users of each level of the policy, resolved at the batch's processing time (schedules through
+    /// who is on call then); empty: `first_responders` is level 1 and the only level.
+    pub levels: Vec<Vec<String>>,
+    /// The policy's rules and `num_loops`, parallel to `levels`.
+    pub path: crate::escalation::Path,
     pub timeouts: Timeouts,
 }
 
@@ -160,6 +165,9 @@ pub struct NewIncident {
     /// The integration whose event last changed its status; `None`: still as opened (by the service).
     pub last_status_change_by_integration: Option<String>,
     pub resolved_at: Option<i64>,
+    /// The level it was assigned at (level 1, or a later one when nobody was on call there).
+    pub escalation_level: i32,
+    pub escalation_loops: i32,
 }
 
 /// A new alert, in its state at the end of the batch.
@@ -243,6 +251,10 @@ pub struct Plan {
     /// Per service, when its last new incident opened.
     pub last_incident_at: Vec<(String, i64)>,
     pub timers: Vec<Timer>,
+    /// Round-robin pointers after the batch: `(rule id, next index)`.
+    pub round_robin: Vec<(String, i64)>,
+    /// New incidents nobody could be assigned to.
+    pub unassignable: usize,
 }
 
 /// New identifiers for the incidents, alerts and log entries a plan creates.
@@ -502,6 +514,8 @@ impl<I: IdSource> Planner<'_, I> {
             notes: 0,
             timeouts: stored.timeouts,
             levels: Vec::new(),
+            path: Default::default(),
+            escalation_loops: 0,
         };
         self.incidents.push(IncidentSlot {
             state,
@@ -551,6 +565,15 @@ impl<I: IdSource> Planner<'_, I> {
         let urgency = service.urgency_rule.urgency(e.event.severity.as_deref(), service.in_support_hours(at));
         let a = self.new_alert(e, index, Some(incident_id.clone()), false, None);
         let alert_id = self.alerts[a].id.clone();
+        let levels =
+            if service.levels.is_empty() { vec![service.first_responders.clone()] } else { service.levels.clone() };
+        // Round-robin pointers move on from one new incident of the batch to the next.
+        let mut path = service.path.clone();
+        for rule in &mut path.rules {
+            if let Some((_, pointer)) = self.plan.round_robin.iter().find(|(r, _)| *r == rule.id) {
+                rule.pointer = *pointer;
+            }
+        }
         let opening = Opening {
             id: incident_id.clone(),
             number: 0,
@@ -559,14 +582,22 @@ impl<I: IdSource> Planner<'_, I> {
             urgency,
             priority_id: None,
             escalation_policy_id: Some(service.escalation_policy_id.clone()),
-            levels: vec![service.first_responders.clone()],
+            levels,
+            path,
             assignees: None,
             acknowledged: false,
             timeouts: service.timeouts,
             alert_id: Some(alert_id),
         };
         let (state, effects) = command::open(opening, &Actor::integration(e.integration_id), at);
+        for (rule, pointer) in &effects.round_robin {
+            self.plan.round_robin.retain(|(r, _)| r != rule);
+            self.plan.round_robin.push((rule.clone(), *pointer));
+        }
+        self.plan.unassignable += usize::from(effects.unassignable);
         self.plan.new_incidents.push(NewIncident {
+            escalation_level: state.escalation_level,
+            escalation_loops: state.escalation_loops,
             id: incident_id.clone(),
             event: index,
             service_id: e.service_id.to_string(),
@@ -808,6 +839,8 @@ mod tests {
             support_hours: None,
             time_zone: None,
             first_responders: vec!["PUSR001".into(), "PUSR002".into()],
+            levels: vec![],
+            path: Default::default(),
             timeouts: Timeouts::default(),
         }
     }

@@ -14,6 +14,7 @@
 //! [`decide_all`], each against the state the previous one left ([`IncidentState::apply`]).
 
 use crate::actor::{Actor, Agent, Channel};
+use crate::escalation::{self, Path, Step};
 use crate::incident::{self, AssignedVia, IncidentError, Status, StatusChange, Urgency};
 use crate::log_entry::LogKind;
 use serde_json::{Value, json};
@@ -49,8 +50,13 @@ pub struct IncidentState {
     pub alerts: i64,
     pub notes: i64,
     pub timeouts: Timeouts,
-    /// The user targets of each level of its escalation policy (index 0 is level 1).
+    /// The users of each level of its escalation policy (index 0 is level 1), resolved at the instant of
+    /// the change (schedules through who is on call then; empty: nobody).
     pub levels: Vec<Vec<String>>,
+    /// The policy's rules (delays, strategies, round-robin pointers) and `num_loops`, parallel to `levels`.
+    pub path: Path,
+    /// How many times escalation looped back to level 1; past `num_loops`: exhausted.
+    pub escalation_loops: i32,
 }
 
 /// A change someone asks for.
@@ -89,7 +95,10 @@ pub enum Command {
     ChangePolicy {
         policy_id: String,
         levels: Vec<Vec<String>>,
+        path: Path,
     },
+    /// The escalation step job came due: on to the next level (or loop back, or exhaust).
+    EscalateStep,
     /// Quiet an acknowledged incident for a while; it triggers again afterwards.
     Snooze {
         seconds: i64,
@@ -120,6 +129,8 @@ pub enum Command {
 pub enum TimerKind {
     AcknowledgementTimeout,
     AutoResolve,
+    /// The escalation step (`incident.escalate`).
+    Escalation,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,8 +189,15 @@ pub struct Effects {
     pub log_entries: Vec<LogEffect>,
     /// The last change per kind wins.
     pub timers: Vec<(TimerKind, TimerChange)>,
-    /// Every job about the incident ends (its timers, and later its escalations and notifications).
+    /// Every job about the incident ends (its timers, escalations, and later its notifications).
     pub cancel_jobs: bool,
+    pub escalation_loops: Option<i32>,
+    /// Round-robin pointers to store: `(rule id, next index)`.
+    pub round_robin: Vec<(String, i64)>,
+    /// Nobody could be assigned (nobody on call at any level).
+    pub unassignable: bool,
+    /// The new policy's levels and path (a `ChangePolicy`), for the commands decided after it.
+    pub levels: Option<(Vec<Vec<String>>, Path)>,
 }
 
 impl Effects {
@@ -203,8 +221,13 @@ impl Effects {
             ($($f:ident),*) => { $( if later.$f.is_some() { self.$f = later.$f; } )* };
         }
         take!(status, merged_into, title, priority, urgency, conference, escalation_policy_id, escalation_level);
-        take!(assigned_via, assignees, move_alerts_to, note);
+        take!(assigned_via, assignees, move_alerts_to, note, escalation_loops, levels);
         self.reopened |= later.reopened;
+        self.unassignable |= later.unassignable;
+        for (rule, pointer) in later.round_robin {
+            self.round_robin.retain(|(r, _)| *r != rule);
+            self.round_robin.push((rule, pointer));
+        }
         self.cancel_jobs |= later.cancel_jobs;
         self.resolve_open_alerts |= later.resolve_open_alerts;
         self.acknowledgements.extend(later.acknowledgements);
@@ -239,6 +262,18 @@ impl IncidentState {
         if let Some(v) = effects.assigned_via {
             self.assigned_via = v;
         }
+        if let Some(l) = effects.escalation_loops {
+            self.escalation_loops = l;
+        }
+        if let Some((levels, path)) = &effects.levels {
+            self.levels = levels.clone();
+            self.path = path.clone();
+        }
+        for (rule, pointer) in &effects.round_robin {
+            if let Some(r) = self.path.rules.iter_mut().find(|r| r.id == *rule) {
+                r.pointer = *pointer;
+            }
+        }
         if let Some(a) = &effects.assignees {
             self.assignees = a.clone();
         }
@@ -262,10 +297,6 @@ impl IncidentState {
         if effects.note.is_some() {
             self.notes += 1;
         }
-    }
-
-    fn first_responders(&self) -> Vec<String> {
-        self.levels.first().cloned().unwrap_or_default()
     }
 }
 
@@ -294,6 +325,12 @@ fn require_open(s: &IncidentState) -> Result<(), IncidentError> {
 
 /// Decides one command against the incident's current state (see the module documentation).
 pub fn decide(s: &IncidentState, command: &Command, actor: &Actor, now: i64) -> Result<Effects, IncidentError> {
+    let mut e = decide_inner(s, command, actor, now)?;
+    arm_escalation(s, now, &mut e);
+    Ok(e)
+}
+
+fn decide_inner(s: &IncidentState, command: &Command, actor: &Actor, now: i64) -> Result<Effects, IncidentError> {
     let mut e = Effects::default();
     match command {
         Command::SetStatus { to, resolution } => match incident::status_change(s.status, *to)? {
@@ -336,24 +373,59 @@ pub fn decide(s: &IncidentState, command: &Command, actor: &Actor, now: i64) -> 
             if s.escalation_policy_id.is_none() {
                 return Err(IncidentError::NoEscalationPolicy);
             }
-            let users =
-                usize::try_from(*level - 1).ok().and_then(|i| s.levels.get(i)).ok_or(IncidentError::NoSuchLevel)?;
-            e.escalation_level = Some(*level);
-            let mut entry = LogEffect::new(LogKind::Escalate, format!("Escalated to level {level} {}", by(actor)));
-            entry.details = Some(json!({"escalation_level": level}));
-            e.log(entry);
-            assign(s, users, AssignedVia::EscalationPolicy, "via escalation policy", actor, now, &mut e);
+            if usize::try_from(*level - 1).ok().and_then(|i| s.levels.get(i)).is_none() {
+                return Err(IncidentError::NoSuchLevel);
+            }
+            enter_level(s, *level, 0, actor, now, true, &mut e);
         }
-        Command::ChangePolicy { policy_id, levels } => {
+        Command::EscalateStep => {
+            let policy_driven = s.assigned_via == AssignedVia::EscalationPolicy && s.escalation_policy_id.is_some();
+            if s.status != Status::Triggered || s.urgency != Urgency::High || !policy_driven {
+                return Err(IncidentError::NoEscalationPolicy);
+            }
+            let last = escalation::clamp(i32::MAX, s.levels.len());
+            if !s.levels.is_empty() && s.escalation_level > last {
+                // The incident's level was removed from the policy since: its last level applies now.
+                enter_level(s, last, s.escalation_loops, actor, now, true, &mut e);
+                return Ok(e);
+            }
+            match escalation::next(s.escalation_level, s.escalation_loops, s.levels.len(), s.path.num_loops) {
+                Step::To { level, loops, repeated } => {
+                    if repeated {
+                        let mut entry = LogEffect::new(
+                            LogKind::RepeatEscalationPath,
+                            format!(
+                                "Repeated the escalation path (loop {loops} of {}) {}",
+                                s.path.num_loops,
+                                by(actor)
+                            ),
+                        );
+                        entry.details = Some(json!({"loop": loops, "num_loops": s.path.num_loops}));
+                        e.log(entry);
+                    }
+                    enter_level(s, level, loops, actor, now, true, &mut e);
+                }
+                Step::Exhausted => {
+                    e.escalation_loops = Some(s.path.num_loops.saturating_add(1));
+                    e.log(LogEffect::new(
+                        LogKind::ExhaustEscalationPath,
+                        format!("Escalation path exhausted; the incident stays with its assignees {}", by(actor)),
+                    ));
+                }
+            }
+        }
+        Command::ChangePolicy { policy_id, levels, path } => {
             require_open(s)?;
             e.escalation_policy_id = Some(policy_id.clone());
-            e.escalation_level = Some(1);
             let mut entry =
                 LogEffect::new(LogKind::Delegate, format!("Delegated to another escalation policy {}", by(actor)));
             entry.details = Some(json!({"escalation_policy": policy_id}));
             e.log(entry);
-            let users = levels.first().cloned().unwrap_or_default();
-            assign(s, &users, AssignedVia::EscalationPolicy, "via escalation policy", actor, now, &mut e);
+            let mut delegated = s.clone();
+            delegated.levels = levels.clone();
+            delegated.path = path.clone();
+            e.levels = Some((levels.clone(), path.clone()));
+            enter_level(&delegated, 1, 0, actor, now, false, &mut e);
         }
         Command::Snooze { seconds } => {
             incident::check_snooze(s.status, *seconds)?;
@@ -467,6 +539,7 @@ pub struct Opening {
     pub priority_id: Option<String>,
     pub escalation_policy_id: Option<String>,
     pub levels: Vec<Vec<String>>,
+    pub path: Path,
     /// Direct assignees; `None`: the escalation policy's first level.
     pub assignees: Option<Vec<String>>,
     /// Created acknowledged by the actor (a person who assigned it only to themselves).
@@ -479,10 +552,8 @@ pub struct Opening {
 /// Opens an incident: its first state and the effects of opening it (the trigger log entry first, then
 /// the assignments, and the timers of its first status).
 pub fn open(o: Opening, actor: &Actor, now: i64) -> (IncidentState, Effects) {
-    let (assignees, via, how) = match o.assignees {
-        Some(users) => (users, AssignedVia::DirectAssignment, "directly"),
-        None => (o.levels.first().cloned().unwrap_or_default(), AssignedVia::EscalationPolicy, "via escalation policy"),
-    };
+    let direct = o.assignees;
+    let via = if direct.is_some() { AssignedVia::DirectAssignment } else { AssignedVia::EscalationPolicy };
     let empty = IncidentState {
         id: o.id,
         number: o.number,
@@ -501,24 +572,135 @@ pub fn open(o: Opening, actor: &Actor, now: i64) -> (IncidentState, Effects) {
         notes: 0,
         timeouts: o.timeouts,
         levels: o.levels,
+        path: o.path,
+        escalation_loops: 0,
     };
     let mut e = Effects { status: Some(Status::Triggered), ..Effects::default() };
     let mut trigger = LogEffect::new(LogKind::Trigger, format!("Triggered {}", by(actor)));
     trigger.alert_id = o.alert_id;
     e.log(trigger);
-    assign_users(&assignees, how, &mut e);
-    e.assignees = Some(assignees);
+    match direct {
+        Some(users) => {
+            assign_users(&users, "directly", &mut e);
+            e.assignees = Some(users);
+        }
+        None => {
+            let level = land_on(&empty, 1, 0, "via escalation policy", &mut e);
+            e.assignees = Some(level.unwrap_or_default());
+        }
+    }
     e.assigned_via = Some(via);
     e.timer(TimerKind::AutoResolve, schedule(o.timeouts.auto_resolve_secs, now));
+    arm_escalation(&empty, now, &mut e);
+    // A new incident has no step job to cancel (and the events batch writes no row for one).
+    e.timers.retain(|t| *t != (TimerKind::Escalation, TimerChange::Cancel));
     let mut state = empty;
     state.apply(&e);
     if o.acknowledged {
         let mut ack = Effects::default();
         acknowledge(&state, actor, now, &mut ack);
+        arm_escalation(&state, now, &mut ack);
         state.apply(&ack);
         e.merge(ack);
     }
     (state, e)
+}
+
+/// Lands on `level` of the incident's path (skipping levels with nobody on call, with a log entry each):
+/// writes the level, loops, round-robin pointer and assignment log entries, and answers the users to
+/// assign, or `None` when nobody is on call at any level (logged; the assignees stay).
+fn land_on(s: &IncidentState, level: i32, loops: i32, how: &str, e: &mut Effects) -> Option<Vec<String>> {
+    let landing = escalation::land(&s.levels, &s.path, level, loops);
+    for skipped in &landing.skipped {
+        if landing.users.is_empty() && s.levels.is_empty() {
+            break;
+        }
+        let mut entry = LogEffect::new(LogKind::Escalate, format!("Skipped level {skipped}: nobody is on call"));
+        entry.details = Some(json!({"skipped_level": skipped, "reason": "nobody_on_call"}));
+        e.log(entry);
+    }
+    e.escalation_level = Some(landing.level);
+    e.escalation_loops = Some(landing.loops);
+    if landing.users.is_empty() {
+        e.unassignable = true;
+        let mut entry = LogEffect::new(
+            LogKind::Annotate,
+            "Nobody could be assigned: nobody is on call at any level of the escalation policy",
+        );
+        entry.details = Some(json!({"reason": "nobody_on_call"}));
+        e.log(entry);
+        return None;
+    }
+    if let Some(advance) = landing.advance {
+        e.round_robin.push(advance);
+    }
+    assign_users(&landing.users, how, e);
+    Some(landing.users)
+}
+
+/// Enters a level of the path now (an escalation step, a jump, a new policy): its users replace the
+/// assignees (an acknowledged incident triggers again), with `escalate_log_entry`.
+fn enter_level(s: &IncidentState, level: i32, loops: i32, actor: &Actor, now: i64, escalate: bool, e: &mut Effects) {
+    let landing_level = escalation::land(&s.levels, &s.path, level, loops).level;
+    let mut entry = LogEffect::new(LogKind::Escalate, format!("Escalated to level {landing_level} {}", by(actor)));
+    entry.details = Some(json!({"escalation_level": landing_level}));
+    if escalate {
+        e.log(entry);
+    }
+    let mut users_log = Effects::default();
+    let users = land_on(s, level, loops, "via escalation policy", &mut users_log);
+    e.escalation_level = users_log.escalation_level;
+    e.escalation_loops = users_log.escalation_loops;
+    e.unassignable |= users_log.unassignable;
+    e.round_robin.extend(users_log.round_robin);
+    // Skipped levels are logged before the escalation; assignments after it.
+    let (assigns, others): (Vec<LogEffect>, Vec<LogEffect>) =
+        users_log.log_entries.into_iter().partition(|l| l.kind == LogKind::Assign);
+    let at = e.log_entries.len().saturating_sub(usize::from(escalate));
+    e.log_entries.splice(at..at, others);
+    e.assigned_via = Some(AssignedVia::EscalationPolicy);
+    if let Some(users) = users {
+        e.log_entries.extend(assigns);
+        e.assignees = Some(users);
+        if s.status == Status::Acknowledged {
+            unacknowledge(s, actor, now, e);
+        }
+    }
+}
+
+/// The delay of the next escalation step, when one is due: the incident is triggered, high-urgency,
+/// assigned through its policy and its path not exhausted.
+fn step_delay(s: &IncidentState) -> Option<i64> {
+    let armed = s.status == Status::Triggered
+        && s.urgency == Urgency::High
+        && s.assigned_via == AssignedVia::EscalationPolicy
+        && s.escalation_policy_id.is_some()
+        && !s.levels.is_empty()
+        && !escalation::exhausted(s.escalation_loops, s.path.num_loops);
+    if armed { s.path.delay_ms(s.escalation_level) } else { None }
+}
+
+/// Sets or ends the escalation step when the command changed what it depends on: a step is due at the
+/// current level's delay while the incident is triggered, high-urgency, assigned through its policy and
+/// its path not exhausted.
+fn arm_escalation(s: &IncidentState, now: i64, e: &mut Effects) {
+    let relevant = e.status.is_some()
+        || e.escalation_level.is_some()
+        || e.escalation_loops.is_some()
+        || e.assigned_via.is_some()
+        || e.urgency.is_some();
+    if !relevant {
+        return;
+    }
+    let mut after = s.clone();
+    after.apply(e);
+    let change = match step_delay(&after) {
+        Some(delay) => TimerChange::Schedule { due_at: now.saturating_add(delay) },
+        // Nothing was armed before either: no job to end.
+        None if step_delay(s).is_none() => return,
+        None => TimerChange::Cancel,
+    };
+    e.timer(TimerKind::Escalation, change);
 }
 
 fn schedule(secs: Option<i64>, at: i64) -> TimerChange {
@@ -566,6 +748,7 @@ fn reopen(s: &IncidentState, to: Status, actor: &Actor, now: i64, e: &mut Effect
     e.status = Some(Status::Triggered);
     e.reopened = true;
     e.escalation_level = Some(1);
+    e.escalation_loops = Some(0);
     let mut entry = LogEffect::new(LogKind::Trigger, format!("Reopened {}", by(actor)));
     entry.details = Some(json!({"reopened": true}));
     e.log(entry);
@@ -580,9 +763,8 @@ fn reopen(s: &IncidentState, to: Status, actor: &Actor, now: i64, e: &mut Effect
         reopened.apply(e);
         acknowledge(&reopened, actor, now, e);
     } else {
-        let users = s.first_responders();
-        assign_users(&users, "on reopening", e);
-        e.assignees = Some(users);
+        let users = land_on(s, 1, 0, "on reopening", e);
+        e.assignees = Some(users.unwrap_or_default());
         e.assigned_via = Some(AssignedVia::EscalationPolicy);
     }
 }

@@ -8,6 +8,7 @@ pub mod actor;
 pub mod alert_batch;
 pub mod clock;
 pub mod command;
+pub mod escalation;
 pub mod events;
 pub mod incident;
 pub mod jobs;

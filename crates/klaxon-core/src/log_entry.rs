@@ -15,10 +15,12 @@ pub enum LogKind {
     Snooze,
     Annotate,
     UrgencyChange,
+    RepeatEscalationPath,
+    ExhaustEscalationPath,
 }
 
 impl LogKind {
-    pub const ALL: [LogKind; 10] = [
+    pub const ALL: [LogKind; 12] = [
         LogKind::Trigger,
         LogKind::Acknowledge,
         LogKind::Unacknowledge,
@@ -29,6 +31,8 @@ impl LogKind {
         LogKind::Snooze,
         LogKind::Annotate,
         LogKind::UrgencyChange,
+        LogKind::RepeatEscalationPath,
+        LogKind::ExhaustEscalationPath,
     ];
 
     /// PagerDuty's `type` of the log entry.
@@ -44,6 +48,8 @@ impl LogKind {
             LogKind::Snooze => "snooze_log_entry",
             LogKind::Annotate => "annotate_log_entry",
             LogKind::UrgencyChange => "urgency_change_log_entry",
+            LogKind::RepeatEscalationPath => "repeat_escalation_path_log_entry",
+            LogKind::ExhaustEscalationPath => "exhaust_escalation_path_log_entry",
         }
     }
 

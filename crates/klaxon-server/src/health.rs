@@ -48,6 +48,7 @@ pub async fn metrics(State(app): State<App>) -> Response {
     let stats = app.store.pool_stats();
     app.metrics.db_pool_connections.set(i64::from(stats.size));
     app.metrics.db_pool_idle.set(i64::from(stats.idle));
+    app.metrics.sync_store(&app.store);
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], app.metrics.render())
         .into_response()
 }

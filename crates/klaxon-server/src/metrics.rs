@@ -40,6 +40,9 @@ pub struct Metrics {
     pub db_pool_idle: Gauge,
     /// Events API outcomes: accepted, invalid, rate_limited, overloaded.
     pub events: Family<OutcomeLabels, Counter>,
+    /// Incidents left with nobody assignable (nobody on call at any level tried), by the command layer or
+    /// the events batch: the store's count, brought up to date at scrape time ([`Metrics::sync_store`]).
+    pub incidents_unassignable: Counter,
 }
 
 impl Default for Metrics {
@@ -63,7 +66,32 @@ impl Metrics {
         registry.register("db_pool_idle_connections", "Idle database connections", db_pool_idle.clone());
         let events = Family::<OutcomeLabels, Counter>::default();
         registry.register("events", "Events API requests by outcome", events.clone());
-        Self { registry: Mutex::new(registry), http_requests, http_duration, db_pool_connections, db_pool_idle, events }
+        let incidents_unassignable = Counter::default();
+        registry.register(
+            "incidents_unassignable",
+            "Incidents left with nobody assignable: nobody on call at any escalation level tried",
+            incidents_unassignable.clone(),
+        );
+        Self {
+            registry: Mutex::new(registry),
+            http_requests,
+            http_duration,
+            db_pool_connections,
+            db_pool_idle,
+            events,
+            incidents_unassignable,
+        }
+    }
+
+    /// Brings the counters the store keeps up to date (under the registry's lock, so two scrapes at once
+    /// add each increment once).
+    pub fn sync_store(&self, store: &klaxon_store::Store) {
+        let _registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        let total = store.unassignable_incidents();
+        let seen = self.incidents_unassignable.get();
+        if total > seen {
+            self.incidents_unassignable.inc_by(total - seen);
+        }
     }
 
     /// Lets other modules register their own metrics.

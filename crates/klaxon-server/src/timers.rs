@@ -37,10 +37,29 @@ impl JobKind for AutoResolve {
     type Payload = IncidentTimer;
 }
 
+/// The escalation step (`incident.escalate`, payload `{incident_id}`, unique key per incident, subject
+/// `incident:<id>`): scheduled by the command layer at the current level's delay; when it runs it decides
+/// `EscalateStep` against the incident's locked state in the transaction that finishes it.
+pub struct Escalate;
+
+impl JobKind for Escalate {
+    const NAME: &'static str = kinds::ESCALATE;
+    const QUEUE: &'static str = kinds::INCIDENT_TIMERS_QUEUE;
+    type Payload = IncidentTimer;
+}
+
 /// Registers the timer kinds.
 pub(crate) fn register_kinds(runner: &JobRunner) {
     runner.register_kind::<AckTimeout, _, _>(ack_timeout);
     runner.register_kind::<AutoResolve, _, _>(auto_resolve);
+    runner.register_kind::<Escalate, _, _>(escalate);
+}
+
+async fn escalate(app: App, job: Job<IncidentTimer>) -> Result<JobOutcome, BoxError> {
+    let incident = &job.payload.incident_id;
+    let outcome = app.store.fire_escalation(&job.id, &job.owner, incident, app.now_ms()).await?;
+    log(&job, outcome);
+    Ok(JobOutcome::Done)
 }
 
 async fn ack_timeout(app: App, job: Job<IncidentTimer>) -> Result<JobOutcome, BoxError> {

@@ -75,6 +75,7 @@ impl Store {
     pub async fn execute(&self, batch: &[IncidentCommands], actor: &Actor, now_ms: i64) -> Result<Vec<Applied>> {
         let applied: Vec<Applied> = dispatch!(self, p => q::commands::execute(p, batch, actor, now_ms))?;
         self.wake_for(applied.iter().map(|a| &a.effects), now_ms);
+        self.count_unassignable(applied.iter().filter(|a| a.effects.unassignable).count() as u64);
         Ok(applied)
     }
 
@@ -103,7 +104,9 @@ impl Store {
 
     /// Opens an incident by hand; answers its id.
     pub async fn open_incident(&self, spec: &NewIncidentSpec, actor: &Actor, now_ms: i64) -> Result<String> {
-        dispatch!(self, p => q::commands::open(p, spec, actor, now_ms))
+        let (id, unassignable) = dispatch!(self, p => q::commands::open(p, spec, actor, now_ms))?;
+        self.count_unassignable(u64::from(unassignable));
+        Ok(id)
     }
 
     /// Resolves and/or moves alerts of an incident, then resolves the incident by the rules once none of
@@ -115,16 +118,24 @@ impl Store {
         actor: &Actor,
         now_ms: i64,
     ) -> Result<Option<Applied>> {
-        dispatch!(self, p => q::commands::change_alerts(p, incident, changes, actor, now_ms))
+        let applied = dispatch!(self, p => q::commands::change_alerts(p, incident, changes, actor, now_ms))?;
+        self.count_unassignable(applied.as_ref().map(|a| u64::from(a.effects.unassignable)).unwrap_or(0));
+        Ok(applied)
     }
 
     /// The live user targets of each level of an escalation policy (index 0 is level 1).
-    pub async fn escalation_levels(&self, policy_id: &str) -> Result<Vec<Vec<String>>> {
-        dispatch!(self, p => q::commands::levels_of(p, policy_id))
+    pub async fn escalation_levels(
+        &self,
+        policy_id: &str,
+        now_ms: i64,
+    ) -> Result<(Vec<Vec<String>>, klaxon_core::escalation::Path)> {
+        dispatch!(self, p => q::commands::levels_of(p, policy_id, now_ms))
     }
 
     /// Runs a timer's command, completing its job in the same transaction.
     pub async fn fire_timer(&self, fired: &TimerFired<'_>, now_ms: i64) -> Result<crate::timers::TimerOutcome> {
-        dispatch!(self, p => q::commands::fire_timer(p, fired, now_ms))
+        let (outcome, unassignable) = dispatch!(self, p => q::commands::fire_timer(p, fired, now_ms))?;
+        self.count_unassignable(u64::from(unassignable));
+        Ok(outcome)
     }
 }

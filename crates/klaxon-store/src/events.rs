@@ -147,12 +147,16 @@ impl Store {
     /// whether unprocessed events may remain, for the processor worker.
     pub async fn accept_events(&self, items: &[InboxItem], now_ms: i64) -> Result<bool> {
         let limit = items.len() as i64 + INLINE_PROCESSING_EXTRA;
-        dispatch!(self, p => q::events::accept(p, items, now_ms, limit))
+        let (backlog, unassignable) = dispatch!(self, p => q::events::accept(p, items, now_ms, limit))?;
+        self.count_unassignable(unassignable);
+        Ok(backlog)
     }
 
     /// Applies up to `limit` unprocessed inbox rows in one transaction; returns how many it processed.
     pub async fn process_events(&self, limit: i64, now_ms: i64) -> Result<usize> {
-        dispatch!(self, p => q::events::process_batch(p, limit, now_ms))
+        let (processed, unassignable) = dispatch!(self, p => q::events::process_batch(p, limit, now_ms))?;
+        self.count_unassignable(unassignable);
+        Ok(processed)
     }
 
     /// Stamps the oldest unprocessed row as failed (after it failed repeatedly on its own), so one poisoned

@@ -119,7 +119,9 @@ pub mod kinds {
     pub const ACK_TIMEOUT: &str = "incident.ack_timeout";
     /// An open incident resolves when its service's auto-resolve timeout passes.
     pub const AUTO_RESOLVE: &str = "incident.auto_resolve";
-    /// The queue of the incident timers.
+    /// The escalation step: the incident moves on to the next level of its policy.
+    pub const ESCALATE: &str = "incident.escalate";
+    /// The queue of the incident timers (the escalation step included).
     pub const INCIDENT_TIMERS_QUEUE: &str = "incident_timers";
 
     /// The subject of every job about an incident.
@@ -129,7 +131,11 @@ pub mod kinds {
 
     /// The queue a kind scheduled without one goes to: the timers' own queue, else the default queue.
     pub fn queue_of(kind: &str) -> &'static str {
-        if kind == ACK_TIMEOUT || kind == AUTO_RESOLVE { INCIDENT_TIMERS_QUEUE } else { super::DEFAULT_QUEUE }
+        if kind == ACK_TIMEOUT || kind == AUTO_RESOLVE || kind == ESCALATE {
+            INCIDENT_TIMERS_QUEUE
+        } else {
+            super::DEFAULT_QUEUE
+        }
     }
 }
 

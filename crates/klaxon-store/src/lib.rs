@@ -103,6 +103,9 @@ pub struct Store {
     pub(crate) backend: std::sync::Arc<Backend>,
     /// The job runner's wake-up hook (see `jobs.rs`), shared by the clones of this store.
     pub(crate) job_wakeup: std::sync::Arc<std::sync::RwLock<Option<jobs::JobWakeup>>>,
+    /// How many times this process committed an incident left with nobody assignable (nobody on call at
+    /// any level tried), shared by the clones of this store; the server exports it as a counter.
+    pub(crate) unassignable: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Where the data lives: a SQLite file in a data directory, or a PostgreSQL URL.
@@ -120,7 +123,11 @@ impl Store {
             Location::SqliteDir(dir) => Backend::Sqlite(sqlite::open(dir).await?),
             Location::Postgres(url) => Backend::Postgres(postgres::open(url).await?),
         };
-        let store = Store { backend: std::sync::Arc::new(backend), job_wakeup: Default::default() };
+        let store = Store {
+            backend: std::sync::Arc::new(backend),
+            job_wakeup: Default::default(),
+            unassignable: Default::default(),
+        };
         match &*store.backend {
             Backend::Sqlite(p) => migrate::run(&p.write, &sqlite::MIGRATOR).await?,
             Backend::Postgres(p) => migrate::run(&p.write, &postgres::MIGRATOR).await?,
@@ -166,6 +173,20 @@ impl Store {
                 p.write.close().await;
             }
             Backend::Postgres(p) => p.write.close().await,
+        }
+    }
+}
+
+impl Store {
+    /// How many times this process committed an incident left with nobody assignable: the command layer's
+    /// `Effects::unassignable` and the events batch's count, added after their transactions commit.
+    pub fn unassignable_incidents(&self) -> u64 {
+        self.unassignable.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_unassignable(&self, n: u64) {
+        if n > 0 {
+            self.unassignable.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }

@@ -59,7 +59,7 @@ pub async fn accept_events(
     items: &[crate::events::InboxItem],
     now: i64,
     process_limit: i64,
-) -> Result<bool> {
+) -> Result<(bool, u64)> {
     q::events::accept_in_transaction(p, items, now, process_limit).await
 }
 

@@ -48,7 +48,7 @@ pub async fn run_script(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, script: &S
 }
 
 /// `queries::events::accept` on SQLite.
-pub async fn accept_events(p: &Pools, items: &[InboxItem], now: i64, process_limit: i64) -> Result<bool> {
+pub async fn accept_events(p: &Pools, items: &[InboxItem], now: i64, process_limit: i64) -> Result<(bool, u64)> {
     let mut conn = p.write.acquire().await?;
     let accepted = on_handle(&mut conn, |db| {
         let _guard = RollbackOnDrop(db);
@@ -65,7 +65,7 @@ pub async fn accept_events(p: &Pools, items: &[InboxItem], now: i64, process_lim
 
 /// Commits and applies the batch in one transaction; `None` when older events wait (the caller then takes
 /// the backlog path). A failure to apply rolls back and commits the batch unprocessed, for the processor.
-fn accept_on(db: &Connection, items: &[InboxItem], now: i64) -> Result<Option<bool>> {
+fn accept_on(db: &Connection, items: &[InboxItem], now: i64) -> Result<Option<(bool, u64)>> {
     let split = inbox::split(items);
     let pending = inbox::pending(&split, now);
     let changes = inbox::change_events_script(&split.changes, now);
@@ -88,14 +88,14 @@ fn accept_on(db: &Connection, items: &[InboxItem], now: i64) -> Result<Option<bo
         }
         Ok(false) if pending.is_empty() => {
             execute(db, "COMMIT")?;
-            return Ok(Some(false));
+            return Ok(Some((false, 0)));
         }
         Ok(false) => {}
     }
     match apply(db, &pending, now) {
-        Ok(()) => {
+        Ok(unassignable) => {
             execute(db, "COMMIT")?;
-            Ok(Some(false))
+            Ok(Some((false, unassignable)))
         }
         Err(e) => {
             tracing::warn!(error = %e, "applying accepted events failed; storing them for the processor to retry");
@@ -106,7 +106,7 @@ fn accept_on(db: &Connection, items: &[InboxItem], now: i64) -> Result<Option<bo
             match stored {
                 Ok(()) => {
                     execute(db, "COMMIT")?;
-                    Ok(Some(true))
+                    Ok(Some((true, 0)))
                 }
                 Err(e) => {
                     execute(db, "ROLLBACK")?;
@@ -141,14 +141,16 @@ fn execute(db: &Connection, sql: &str) -> Result<()> {
 }
 
 /// `queries::event_processing::apply`, on the handle.
-fn apply(db: &Connection, pending: &[ep::Pending<'_>], now: i64) -> Result<()> {
+fn apply(db: &Connection, pending: &[ep::Pending<'_>], now: i64) -> Result<u64> {
     let parsed = ep::parse(pending);
     let events = ep::batch_events(pending, &parsed);
-    let facts = load_facts(db, &events)?;
-    run_statements(db, &ep::plan_writes(pending, &parsed, &events, &facts, now))
+    let facts = load_facts(db, &events, now)?;
+    let (script, unassignable) = ep::plan_writes(pending, &parsed, &events, &facts, now);
+    run_statements(db, &script)?;
+    Ok(unassignable)
 }
 
-fn load_facts(db: &Connection, events: &[BatchEvent<'_>]) -> Result<Facts> {
+fn load_facts(db: &Connection, events: &[BatchEvent<'_>], now: i64) -> Result<Facts> {
     if events.is_empty() {
         return Ok(Facts::default());
     }
@@ -163,6 +165,12 @@ fn load_facts(db: &Connection, events: &[BatchEvent<'_>]) -> Result<Facts> {
             auto_resolve_timeout: r.get(5)?,
             target_id: r.get(6)?,
             support_hours: r.get(7)?,
+            rule_id: r.get(8)?,
+            escalation_delay_in_minutes: r.get(9)?,
+            assignment_strategy: r.get(10)?,
+            num_loops: r.get(11)?,
+            pointer: r.get(12)?,
+            target_type: r.get(13)?,
         })
     })?;
     if services.is_empty() {
@@ -183,7 +191,45 @@ fn load_facts(db: &Connection, events: &[BatchEvent<'_>]) -> Result<Facts> {
             open_alerts: r.get(9)?,
         })
     })?;
-    Ok(ep::facts_from(services, windows, open))
+    let schedule_ids = ep::schedule_targets(&services);
+    let schedules = if schedule_ids.is_empty() {
+        ep::Schedules::new()
+    } else {
+        let [layers, restrictions, overrides] = ep::schedule_queries(&schedule_ids, now);
+        let layers = query(db, &layers, |r| {
+            Ok(ep::LayerUserRow {
+                schedule_id: r.get(0)?,
+                time_zone: r.get(1)?,
+                layer_id: r.get(2)?,
+                start_at: r.get(3)?,
+                end_at: r.get(4)?,
+                rotation_virtual_start: r.get(5)?,
+                rotation_turn_length_seconds: r.get(6)?,
+                user_id: r.get(7)?,
+            })
+        })?;
+        let restrictions = query(db, &restrictions, |r| {
+            Ok(ep::RestrictionRow {
+                layer_id: r.get(0)?,
+                kind: r.get(1)?,
+                start_time_of_day: r.get(2)?,
+                start_day_of_week: r.get(3)?,
+                duration_seconds: r.get(4)?,
+            })
+        })?;
+        let overrides = query(db, &overrides, |r| {
+            Ok(ep::OverrideRow {
+                schedule_id: r.get(0)?,
+                id: r.get(1)?,
+                user_id: r.get(2)?,
+                start_at: r.get(3)?,
+                end_at: r.get(4)?,
+                seq: r.get(5)?,
+            })
+        })?;
+        ep::schedules_from(layers, restrictions, overrides)
+    };
+    Ok(ep::facts_from(services, windows, open, &schedules, now))
 }
 
 /// The rows of a one-row statement (a query).

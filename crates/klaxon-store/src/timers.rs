@@ -64,6 +64,20 @@ impl Store {
         self.fire_timer(&fired, now_ms).await
     }
 
+    /// `incident.escalate` came due: if the incident is still triggered, high-urgency and assigned through
+    /// its policy, it moves on to the next level read from the policy now (or loops back to level 1, or
+    /// exhausts its path), decided by the command layer in the transaction that finishes the job.
+    pub async fn fire_escalation(
+        &self,
+        job_id: &str,
+        owner: &str,
+        incident_id: &str,
+        now_ms: i64,
+    ) -> Result<TimerOutcome> {
+        let fired = TimerFired { job_id, owner, incident_id, command: Command::EscalateStep };
+        self.fire_timer(&fired, now_ms).await
+    }
+
     /// `incident.auto_resolve` fired: if the incident is open, its open alerts and the incident resolve
     /// (assignments removed, a `resolve_log_entry` by the service through the `timeout` channel) and its
     /// timers are removed.

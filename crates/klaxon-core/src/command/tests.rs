@@ -31,6 +31,8 @@ fn state(status: Status) -> IncidentState {
         notes: 0,
         timeouts: Timeouts { acknowledgement_secs: Some(600), auto_resolve_secs: Some(3600) },
         levels: vec![vec!["PL1".into()], vec!["PL2a".into(), "PL2b".into()]],
+        path: Default::default(),
+        escalation_loops: 0,
     }
 }
 
@@ -186,7 +188,8 @@ fn escalating_past_the_last_level_or_without_a_policy_is_error_1006() {
 #[test]
 fn changing_the_policy_starts_at_its_first_level() {
     let mut s = state(Status::Triggered);
-    let c = Command::ChangePolicy { policy_id: "POTHER".into(), levels: vec![vec!["PX".into()]] };
+    let c =
+        Command::ChangePolicy { policy_id: "POTHER".into(), levels: vec![vec!["PX".into()]], path: Default::default() };
     let e = run(&mut s, c, &ada()).unwrap();
     assert_eq!(s.escalation_policy_id.as_deref(), Some("POTHER"));
     assert_eq!(s.escalation_level, 1);
@@ -290,6 +293,7 @@ fn opening_logs_the_trigger_then_the_assignments_and_arms_auto_resolve() {
         priority_id: None,
         escalation_policy_id: Some("PPOL".into()),
         levels: vec![vec!["PL1".into(), "PL1b".into()]],
+        path: Default::default(),
         assignees: None,
         acknowledged: false,
         timeouts: Timeouts { acknowledgement_secs: None, auto_resolve_secs: Some(60) },
@@ -314,6 +318,7 @@ fn opening_acknowledged_by_oneself_assigns_and_acknowledges() {
         priority_id: None,
         escalation_policy_id: Some("PPOL".into()),
         levels: vec![],
+        path: Default::default(),
         assignees: Some(vec!["PADA".into()]),
         acknowledged: true,
         timeouts: Timeouts::default(),

@@ -691,8 +691,8 @@ async fn commands(app: &App, field: &str, input: IncidentChangeInput) -> ApiResu
     }
     if let Some(ep) = &input.escalation_policy {
         check_policy(app, &format!("{field}.escalation_policy.id"), &ep.id).await?;
-        let levels = app.store.escalation_levels(&ep.id).await?;
-        commands.push(Command::ChangePolicy { policy_id: ep.id.clone(), levels });
+        let (levels, path) = app.store.escalation_levels(&ep.id, app.now_ms()).await?;
+        commands.push(Command::ChangePolicy { policy_id: ep.id.clone(), levels, path });
     }
     if let Some(level) = input.escalation_level {
         commands.push(Command::EscalateTo { level });

@@ -19,6 +19,7 @@ use klaxon_core::actor::{Actor, Agent};
 use klaxon_core::command::{
     self, AckChange, Command, Effects, IncidentState, Opening, Timeouts, TimerChange, TimerKind,
 };
+use klaxon_core::escalation::{Path, Rule};
 use klaxon_core::incident::{AlertStatus, AssignedVia, IncidentError, Status, Urgency};
 use klaxon_core::log_entry::LogKind;
 use serde_json::json;
@@ -83,6 +84,7 @@ struct StateRow {
     title: String,
     escalation_policy_id: Option<String>,
     escalation_level: i32,
+    escalation_loops: i32,
     #[sqlx(try_from = "String")]
     assigned_via: AssignedVia,
     acknowledgement_timeout: Option<i64>,
@@ -112,11 +114,11 @@ async fn lock(tx: &mut Tx<'_>, id: &str) -> Result<bool> {
 }
 
 /// Locks the incident (its open alerts first) and reads what the rules need of it.
-pub async fn lock_state(tx: &mut Tx<'_>, id: &str) -> Result<Option<IncidentState>> {
+pub async fn lock_state(tx: &mut Tx<'_>, id: &str, now: i64) -> Result<Option<IncidentState>> {
     lock_open_alerts(tx, id).await?;
     let sql = format!(
         "SELECT i.id, i.incident_number, i.service_id, i.status, i.urgency, i.priority_id, i.title,
-                i.escalation_policy_id, i.escalation_level, i.assigned_via, s.acknowledgement_timeout,
+                i.escalation_policy_id, i.escalation_level, i.escalation_loops, i.assigned_via, s.acknowledgement_timeout,
                 s.auto_resolve_timeout,
                 (SELECT COALESCE(SUM(CASE WHEN a.status = 'triggered' THEN 1 ELSE 0 END), 0) FROM alerts a
                  WHERE a.incident_id = i.id) AS open_alerts,
@@ -141,9 +143,9 @@ pub async fn lock_state(tx: &mut Tx<'_>, id: &str) -> Result<Option<IncidentStat
     .bind(id)
     .fetch_all(&mut **tx)
     .await?;
-    let levels = match &row.escalation_policy_id {
-        Some(policy) => policy_levels(tx, policy).await?,
-        None => vec![],
+    let (levels, path) = match &row.escalation_policy_id {
+        Some(policy) => policy_levels(tx, policy, now).await?,
+        None => (vec![], Path::default()),
     };
     Ok(Some(IncidentState {
         id: row.id,
@@ -166,30 +168,82 @@ pub async fn lock_state(tx: &mut Tx<'_>, id: &str) -> Result<Option<IncidentStat
             auto_resolve_secs: row.auto_resolve_timeout,
         },
         levels,
+        path,
+        escalation_loops: row.escalation_loops,
     }))
 }
 
-/// The live user targets of each rule of a policy, in rule order.
-pub async fn policy_levels(tx: &mut Tx<'_>, policy_id: &str) -> Result<Vec<Vec<String>>> {
-    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
-        "SELECT r.id, u.id FROM escalation_rules r
-         LEFT JOIN escalation_targets t ON t.escalation_rule_id = r.id AND t.target_type = 'user'
-         LEFT JOIN users u ON u.id = t.target_id AND u.deleted_at IS NULL
+/// The users of each rule of a policy, in rule order, resolved at `now` (users directly, live schedules
+/// through who is on call then), with its path (delays, strategies, round-robin pointers, `num_loops`).
+pub async fn policy_levels(tx: &mut Tx<'_>, policy_id: &str, now: i64) -> Result<(Vec<Vec<String>>, Path)> {
+    let rows: Vec<PolicyTargetRow> = sqlx::query_as(
+        "SELECT r.id AS rule_id, CAST(r.escalation_delay_in_minutes AS BIGINT) AS escalation_delay_in_minutes,
+                r.assignment_strategy, p.num_loops,
+                (SELECT next_index FROM escalation_rule_pointers x WHERE x.escalation_rule_id = r.id) AS pointer,
+                t.target_type, CASE WHEN t.target_type = 'user' THEN u.id ELSE t.target_id END AS target_id
+         FROM escalation_rules r JOIN escalation_policies p ON p.id = r.escalation_policy_id
+         LEFT JOIN escalation_targets t ON t.escalation_rule_id = r.id
+         LEFT JOIN users u ON t.target_type = 'user' AND u.id = t.target_id AND u.deleted_at IS NULL
          WHERE r.escalation_policy_id = $1 ORDER BY r.position, t.position",
     )
     .bind(policy_id)
     .fetch_all(&mut **tx)
     .await?;
-    let mut levels: Vec<(String, Vec<String>)> = Vec::new();
-    for (rule, user) in rows {
-        if levels.last().map(|(r, _)| r != &rule).unwrap_or(true) {
-            levels.push((rule, Vec::new()));
+    let schedule_ids: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.target_type.as_deref() == Some("schedule"))
+        .filter_map(|r| r.target_id.as_deref())
+        .collect();
+    let schedules = super::event_processing::load_schedules(tx, &schedule_ids, now).await?;
+    Ok(resolve_levels(&rows, &schedules, now))
+}
+
+/// One target of a policy's rule (or a rule without targets), with the rule's fields.
+#[derive(sqlx::FromRow, Clone, Debug)]
+pub struct PolicyTargetRow {
+    pub rule_id: String,
+    pub escalation_delay_in_minutes: i64,
+    pub assignment_strategy: String,
+    pub num_loops: i32,
+    pub pointer: Option<i64>,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+}
+
+/// The levels and path of a policy's rows (in rule and target order), schedules resolved at `now`; a
+/// level's users are deduplicated in target order.
+pub fn resolve_levels(
+    rows: &[PolicyTargetRow],
+    schedules: &super::event_processing::Schedules,
+    now: i64,
+) -> (Vec<Vec<String>>, Path) {
+    let mut levels: Vec<Vec<String>> = Vec::new();
+    let mut path = Path::default();
+    for row in rows {
+        if path.rules.last().map(|r| r.id != row.rule_id).unwrap_or(true) {
+            path.num_loops = row.num_loops;
+            path.rules.push(Rule {
+                id: row.rule_id.clone(),
+                delay_minutes: row.escalation_delay_in_minutes,
+                round_robin: row.assignment_strategy == "round_robin",
+                pointer: row.pointer.unwrap_or(0),
+            });
+            levels.push(Vec::new());
         }
-        if let (Some(user), Some((_, users))) = (user, levels.last_mut()) {
+        let user = match (row.target_type.as_deref(), &row.target_id) {
+            (Some("user"), Some(user)) => Some(user.clone()),
+            (Some("schedule"), Some(schedule)) => schedules
+                .get(schedule)
+                .and_then(|(model, overrides)| klaxon_core::schedule::on_call_at(model, overrides, now)),
+            _ => None,
+        };
+        if let (Some(user), Some(users)) = (user, levels.last_mut())
+            && !users.contains(&user)
+        {
             users.push(user);
         }
     }
-    Ok(levels.into_iter().map(|(_, users)| users).collect())
+    (levels, path)
 }
 
 /// Decides and applies every incident's commands in one transaction: all of them, or none (the first
@@ -207,7 +261,7 @@ pub async fn execute(p: &Pools, batch: &[IncidentCommands], actor: &Actor, now: 
         let mut states: Vec<Option<IncidentState>> = vec![None; ids.len()];
         for i in order {
             if states[i].is_none() {
-                states[i] = Some(lock_state(&mut tx, &ids[i].1).await?.ok_or(StoreError::NotFound("incident"))?);
+                states[i] = Some(lock_state(&mut tx, &ids[i].1, now).await?.ok_or(StoreError::NotFound("incident"))?);
             }
         }
         let mut applied = Vec::with_capacity(batch.len());
@@ -229,7 +283,8 @@ pub async fn execute(p: &Pools, batch: &[IncidentCommands], actor: &Actor, now: 
 }
 
 /// Opens an incident by hand (`POST /incidents`): the rules decide its first state and effects.
-pub async fn open(p: &Pools, spec: &NewIncidentSpec, actor: &Actor, now: i64) -> Result<String> {
+/// Answers the incident's id and whether it was left with nobody assignable.
+pub async fn open(p: &Pools, spec: &NewIncidentSpec, actor: &Actor, now: i64) -> Result<(String, bool)> {
     with_retries(p, |mut tx| async move {
         if let Some(key) = &spec.incident_key {
             let open: Option<(String,)> = sqlx::query_as(
@@ -249,9 +304,9 @@ pub async fn open(p: &Pools, spec: &NewIncidentSpec, actor: &Actor, now: i64) ->
                 .fetch_optional(&mut *tx)
                 .await?
                 .ok_or(StoreError::NotFound("service"))?;
-        let levels = match &spec.escalation_policy_id {
-            Some(policy) => policy_levels(&mut tx, policy).await?,
-            None => vec![],
+        let (levels, path) = match &spec.escalation_policy_id {
+            Some(policy) => policy_levels(&mut tx, policy, now).await?,
+            None => (vec![], Path::default()),
         };
         let (number,): (i64,) =
             sqlx::query_as("UPDATE counters SET value = value + 1 WHERE name = 'incident_number' RETURNING value")
@@ -266,6 +321,7 @@ pub async fn open(p: &Pools, spec: &NewIncidentSpec, actor: &Actor, now: i64) ->
             priority_id: spec.priority_id.clone(),
             escalation_policy_id: spec.escalation_policy_id.clone(),
             levels,
+            path,
             assignees: spec.assignees.clone(),
             acknowledged: spec.acknowledged,
             timeouts: Timeouts { acknowledgement_secs: timeouts.0, auto_resolve_secs: timeouts.1 },
@@ -313,7 +369,7 @@ pub async fn open(p: &Pools, spec: &NewIncidentSpec, actor: &Actor, now: i64) ->
             .bind(&spec.service_id)
             .execute(&mut *tx)
             .await?;
-        Ok((state.id.clone(), tx))
+        Ok(((state.id.clone(), effects.unassignable), tx))
     })
     .await
 }
@@ -321,21 +377,22 @@ pub async fn open(p: &Pools, spec: &NewIncidentSpec, actor: &Actor, now: i64) ->
 /// A timer came due: in one transaction, completes its job (only while `job.owner` holds the lease) and
 /// decides the timer's command; a broken rule (the incident moved on meanwhile) means the timer had
 /// nothing left to do.
-pub async fn fire_timer(p: &Pools, fired: &TimerFired<'_>, now: i64) -> Result<TimerOutcome> {
+/// Answers the outcome and whether the incident was left with nobody assignable.
+pub async fn fire_timer(p: &Pools, fired: &TimerFired<'_>, now: i64) -> Result<(TimerOutcome, bool)> {
     with_retries(p, |mut tx| async move {
         if !super::jobs::finish_in_tx(&mut tx, fired.job_id, fired.owner, &Resolution::Done, now).await? {
-            return Ok((TimerOutcome::LeaseLost, tx));
+            return Ok(((TimerOutcome::LeaseLost, false), tx));
         }
-        let Some(state) = lock_state(&mut tx, fired.incident_id).await? else {
-            return Ok((TimerOutcome::NotApplicable, tx));
+        let Some(state) = lock_state(&mut tx, fired.incident_id, now).await? else {
+            return Ok(((TimerOutcome::NotApplicable, false), tx));
         };
         let actor = Actor::service_timer(state.service_id.clone());
         let outcome = match command::decide(&state, &fired.command, &actor, now) {
             Ok(effects) => {
                 apply(&mut tx, &state, &effects, &actor, now).await?;
-                TimerOutcome::Applied
+                (TimerOutcome::Applied, effects.unassignable)
             }
-            Err(_) => TimerOutcome::NotApplicable,
+            Err(_) => (TimerOutcome::NotApplicable, false),
         };
         Ok((outcome, tx))
     })
@@ -359,6 +416,7 @@ pub fn timer_job_kind(kind: TimerKind) -> &'static str {
     match kind {
         TimerKind::AcknowledgementTimeout => kinds::ACK_TIMEOUT,
         TimerKind::AutoResolve => kinds::AUTO_RESOLVE,
+        TimerKind::Escalation => kinds::ESCALATE,
     }
 }
 
@@ -426,6 +484,9 @@ async fn apply_with_channel(
     }
     if let Some(via) = e.assigned_via {
         qb.push(", assigned_via = ").push_bind(via.as_str());
+    }
+    if let Some(loops) = e.escalation_loops {
+        qb.push(", escalation_loops = ").push_bind(loops);
     }
     qb.push(" WHERE id = ").push_bind(id.clone());
     qb.build().execute(&mut **tx).await?;
@@ -531,6 +592,19 @@ async fn apply_with_channel(
     let mut script = Script::default();
     log_entries::insert(&mut script, entries);
     script.run(tx).await?;
+    for (rule, pointer) in &e.round_robin {
+        sqlx::query(
+            "INSERT INTO escalation_rule_pointers (escalation_rule_id, next_index) VALUES ($1, $2)
+             ON CONFLICT (escalation_rule_id) DO UPDATE SET next_index = excluded.next_index",
+        )
+        .bind(rule)
+        .bind(*pointer)
+        .execute(&mut **tx)
+        .await?;
+    }
+    if e.unassignable {
+        tracing::warn!(incident_id = %id, "nobody could be assigned: nobody is on call at any level");
+    }
     if e.cancel_jobs {
         super::jobs::cancel_subject_at(tx, &kinds::incident_subject(id), now).await?;
     }
@@ -577,7 +651,8 @@ pub async fn change_alerts(
             let Some((status,)) = status else { return Err(StoreError::NotFound("alert")) };
             if let Some(target) = change.move_to.as_deref().filter(|t| *t != id) {
                 let target_id = resolve_id(&mut tx, target).await?.ok_or(StoreError::NotFound("incident"))?;
-                let target_state = lock_state(&mut tx, &target_id).await?.ok_or(StoreError::NotFound("incident"))?;
+                let target_state =
+                    lock_state(&mut tx, &target_id, now).await?.ok_or(StoreError::NotFound("incident"))?;
                 if !target_state.status.is_open() {
                     return Err(StoreError::Incident { index, error: IncidentError::AlreadyResolved });
                 }
@@ -604,7 +679,7 @@ pub async fn change_alerts(
                 _ => {}
             }
         }
-        let after = lock_state(&mut tx, &id).await?.ok_or(StoreError::NotFound("incident"))?;
+        let after = lock_state(&mut tx, &id, now).await?.ok_or(StoreError::NotFound("incident"))?;
         let mut applied = None;
         if after.status.is_open() && after.open_alerts == 0 && after.alerts > 0 {
             let effects = command::decide(&after, &Command::ResolveByLastAlert, actor, now)
@@ -620,9 +695,9 @@ pub async fn change_alerts(
 }
 
 /// The live user targets of each level of a policy (a read, for requests that name a policy).
-pub async fn levels_of(p: &Pools, policy_id: &str) -> Result<Vec<Vec<String>>> {
+pub async fn levels_of(p: &Pools, policy_id: &str, now: i64) -> Result<(Vec<Vec<String>>, Path)> {
     let mut tx = p.read.begin().await?;
-    let levels = policy_levels(&mut tx, policy_id).await?;
+    let levels = policy_levels(&mut tx, policy_id, now).await?;
     tx.commit().await?;
     Ok(levels)
 }

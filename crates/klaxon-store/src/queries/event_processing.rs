@@ -61,11 +61,13 @@ impl IdSource for RandomIds {
 /// Applies the events inside `tx` and stamps their inbox rows with what it did (inserting the rows of
 /// events being accepted). An event whose body cannot be read is stamped `failed: …` without failing the
 /// others.
-pub async fn apply(tx: &mut Tx<'_>, pending: &[Pending<'_>], now: i64) -> Result<()> {
+pub async fn apply(tx: &mut Tx<'_>, pending: &[Pending<'_>], now: i64) -> Result<u64> {
     let parsed = parse(pending);
     let events = batch_events(pending, &parsed);
-    let facts = load_facts(tx, &events).await?;
-    plan_writes(pending, &parsed, &events, &facts, now).run(tx).await
+    let facts = load_facts(tx, &events, now).await?;
+    let (script, unassignable) = plan_writes(pending, &parsed, &events, &facts, now);
+    script.run(tx).await?;
+    Ok(unassignable)
 }
 
 /// The pending events read: what is decided already (dropped, unreadable) and the alert events to plan.
@@ -120,11 +122,13 @@ pub fn plan_writes(
     events: &[BatchEvent<'_>],
     facts: &Facts,
     now: i64,
-) -> Script {
+) -> (Script, u64) {
     let mut outcomes_by_index = parsed.outcomes.clone();
     let mut script = Script::default();
+    let mut unassignable = 0;
     if !events.is_empty() {
         let mut plan = klaxon_core::alert_batch::plan(events, facts, RandomIds);
+        unassignable = plan.unassignable as u64;
         write_plan(&mut script, events, &mut plan);
         for ((i, _), outcome) in parsed.events.iter().zip(plan.outcomes) {
             outcomes_by_index[*i] = Some(outcome);
@@ -132,7 +136,7 @@ pub fn plan_writes(
     }
     let outcomes: Vec<String> = outcomes_by_index.into_iter().map(Option::unwrap_or_default).collect();
     stamp_inbox(&mut script, pending, &outcomes, now);
-    script
+    (script, unassignable)
 }
 
 /// Inserts the rows of new events, stamped, and stamps stored rows.
@@ -203,7 +207,8 @@ fn push_in_list<'a>(b: &mut RowBuilder<'_>, values: impl IntoIterator<Item = &'a
     b.push(")");
 }
 
-/// A live service with one user target of its policy's first rule (or none).
+/// A live service with one target of one rule of its policy (or a row with no rule or no target): users
+/// live or `NULL`, schedules by id (resolved by [`facts_from`] at the processing time).
 #[derive(sqlx::FromRow)]
 pub struct ServiceRow {
     pub id: String,
@@ -214,6 +219,159 @@ pub struct ServiceRow {
     pub auto_resolve_timeout: Option<i64>,
     pub target_id: Option<String>,
     pub support_hours: Option<String>,
+    pub rule_id: Option<String>,
+    pub escalation_delay_in_minutes: Option<i64>,
+    pub assignment_strategy: Option<String>,
+    pub num_loops: Option<i32>,
+    pub pointer: Option<i64>,
+    pub target_type: Option<String>,
+}
+
+/// Schedules by id, in the core's model, with their overrides at the instant they were read for.
+pub type Schedules = HashMap<String, (klaxon_core::schedule::Schedule, Vec<klaxon_core::schedule::Override>)>;
+
+/// One user of one layer of a schedule (query 1 of [`schedule_queries`]).
+#[derive(sqlx::FromRow)]
+pub struct LayerUserRow {
+    pub schedule_id: String,
+    pub time_zone: String,
+    pub layer_id: String,
+    pub start_at: i64,
+    pub end_at: Option<i64>,
+    pub rotation_virtual_start: i64,
+    pub rotation_turn_length_seconds: i64,
+    pub user_id: String,
+}
+
+/// One restriction of a layer (query 2).
+#[derive(sqlx::FromRow)]
+pub struct RestrictionRow {
+    pub layer_id: String,
+    pub kind: String,
+    pub start_time_of_day: String,
+    pub start_day_of_week: Option<i32>,
+    pub duration_seconds: i64,
+}
+
+/// One override in force at the instant (query 3).
+#[derive(sqlx::FromRow)]
+pub struct OverrideRow {
+    pub schedule_id: String,
+    pub id: String,
+    pub user_id: String,
+    pub start_at: i64,
+    pub end_at: i64,
+    pub seq: i64,
+}
+
+/// The three queries that read the live schedules `ids` and their overrides in force at `now` (a fixed
+/// number per batch or request, whatever the number of schedules).
+pub fn schedule_queries(ids: &[&str], now: i64) -> [Statement; 3] {
+    let ids: BTreeSet<&str> = ids.iter().copied().collect();
+    let layers = Script::single(
+        "SELECT sc.id AS schedule_id, sc.time_zone, l.id AS layer_id, l.start_at, l.end_at, l.rotation_virtual_start,
+                l.rotation_turn_length_seconds, lu.user_id
+         FROM schedules sc JOIN schedule_layers l ON l.schedule_id = sc.id
+         JOIN schedule_layer_users lu ON lu.layer_id = l.id
+         WHERE sc.deleted_at IS NULL AND sc.id IN ",
+        |b| {
+            push_in_list(b, ids.iter().copied());
+            b.push(" ORDER BY sc.id, l.position, lu.position");
+        },
+    );
+    let restrictions = Script::single(
+        "SELECT r.layer_id, r.kind, r.start_time_of_day, r.start_day_of_week, r.duration_seconds
+         FROM schedule_layer_restrictions r JOIN schedule_layers l ON l.id = r.layer_id WHERE l.schedule_id IN ",
+        |b| {
+            push_in_list(b, ids.iter().copied());
+            b.push(" ORDER BY l.schedule_id, l.position, r.position");
+        },
+    );
+    let overrides = Script::single(
+        "SELECT o.schedule_id, o.id, o.user_id, o.start_at, o.end_at, o.seq FROM schedule_overrides o WHERE o.start_at <= ",
+        |b| {
+            b.push_bind(now).push(" AND o.end_at > ").push_bind(now).push(" AND o.schedule_id IN ");
+            push_in_list(b, ids.iter().copied());
+        },
+    );
+    [layers, restrictions, overrides]
+}
+
+/// Reads the live schedules `ids` (and their overrides in force at `now`) through sqlx.
+pub async fn load_schedules(tx: &mut Tx<'_>, ids: &[&str], now: i64) -> Result<Schedules> {
+    if ids.is_empty() {
+        return Ok(Schedules::new());
+    }
+    let [layers, restrictions, overrides] = schedule_queries(ids, now);
+    let layers: Vec<LayerUserRow> = fetch_all(tx, &layers).await?;
+    let restrictions: Vec<RestrictionRow> = fetch_all(tx, &restrictions).await?;
+    let overrides: Vec<OverrideRow> = fetch_all(tx, &overrides).await?;
+    Ok(schedules_from(layers, restrictions, overrides))
+}
+
+/// Assembles the schedules from what [`schedule_queries`] read. A restriction that does not read is
+/// skipped with a warning (the REST API validates every one it stores); an unknown zone is UTC.
+pub fn schedules_from(
+    layers: Vec<LayerUserRow>,
+    restrictions: Vec<RestrictionRow>,
+    overrides: Vec<OverrideRow>,
+) -> Schedules {
+    use klaxon_core::schedule::{Layer, Override, Restriction, Schedule, parse_time_of_day};
+    let mut out = Schedules::new();
+    for row in layers {
+        let (schedule, _) = out.entry(row.schedule_id.clone()).or_insert_with(|| {
+            let time_zone = resolve_zone(&row.schedule_id, &row.time_zone);
+            (Schedule { time_zone, layers: Vec::new() }, Vec::new())
+        });
+        if schedule.layers.last().map(|l| l.id != row.layer_id).unwrap_or(true) {
+            schedule.layers.push(Layer {
+                id: row.layer_id.clone(),
+                name: String::new(),
+                start: row.start_at,
+                end: row.end_at,
+                rotation_virtual_start: row.rotation_virtual_start,
+                rotation_turn_length_seconds: row.rotation_turn_length_seconds,
+                users: Vec::new(),
+                restrictions: Vec::new(),
+            });
+        }
+        if let Some(layer) = schedule.layers.last_mut() {
+            layer.users.push(row.user_id);
+        }
+    }
+    for r in restrictions {
+        let Some(start_time_of_day) = parse_time_of_day(&r.start_time_of_day) else {
+            tracing::warn!(layer_id = %r.layer_id, "unreadable restriction start_time_of_day; skipping it");
+            continue;
+        };
+        let restriction = match (r.kind.as_str(), r.start_day_of_week.and_then(|d| u8::try_from(d).ok())) {
+            ("weekly_restriction", Some(day)) => {
+                Restriction::Weekly { start_day_of_week: day, start_time_of_day, duration_seconds: r.duration_seconds }
+            }
+            _ => Restriction::Daily { start_time_of_day, duration_seconds: r.duration_seconds },
+        };
+        for (schedule, _) in out.values_mut() {
+            if let Some(layer) = schedule.layers.iter_mut().find(|l| l.id == r.layer_id) {
+                layer.restrictions.push(restriction);
+            }
+        }
+    }
+    for o in overrides {
+        let (_, list) = out
+            .entry(o.schedule_id.clone())
+            .or_insert_with(|| (Schedule { time_zone: TimeZone::UTC, layers: Vec::new() }, Vec::new()));
+        list.push(Override { id: o.id, user_id: o.user_id, start: o.start_at, end: o.end_at, created: o.seq });
+    }
+    out
+}
+
+/// The schedule targets among a batch's service rows.
+pub fn schedule_targets(services: &[ServiceRow]) -> Vec<&str> {
+    services
+        .iter()
+        .filter(|r| r.target_type.as_deref() == Some("schedule"))
+        .filter_map(|r| r.target_id.as_deref())
+        .collect()
 }
 
 /// An open alert of one of the batch's keys, with its incident's status and open-alert count.
@@ -241,21 +399,25 @@ pub struct FactQueries {
 
 pub fn fact_queries(events: &[BatchEvent<'_>]) -> FactQueries {
     let service_ids: BTreeSet<&str> = events.iter().map(|e| e.service_id).collect();
-    // Each live service with the user targets of its policy's first rule (one row per target, or one row
-    // with no target); schedule targets come with schedules.
+    // Each live service with every target of every rule of its policy, in rule and target order (one row
+    // per target, or one row with no rule or no target): users live or NULL, schedules by id.
     let services = Script::single(
         "SELECT s.id, s.status, s.incident_urgency_rule, s.escalation_policy_id, s.acknowledgement_timeout,
-                s.auto_resolve_timeout, u.id AS target_id, s.support_hours
+                s.auto_resolve_timeout,
+                CASE WHEN t.target_type = 'user' THEN u.id ELSE t.target_id END AS target_id, s.support_hours,
+                r.id AS rule_id, CAST(r.escalation_delay_in_minutes AS BIGINT) AS escalation_delay_in_minutes,
+                r.assignment_strategy, p.num_loops,
+                (SELECT x.next_index FROM escalation_rule_pointers x WHERE x.escalation_rule_id = r.id) AS pointer,
+                t.target_type
          FROM services s
+         LEFT JOIN escalation_policies p ON p.id = s.escalation_policy_id
          LEFT JOIN escalation_rules r ON r.escalation_policy_id = s.escalation_policy_id
-              AND r.position = (SELECT MIN(r2.position) FROM escalation_rules r2
-                                WHERE r2.escalation_policy_id = s.escalation_policy_id)
-         LEFT JOIN escalation_targets t ON t.escalation_rule_id = r.id AND t.target_type = 'user'
-         LEFT JOIN users u ON u.id = t.target_id AND u.deleted_at IS NULL
+         LEFT JOIN escalation_targets t ON t.escalation_rule_id = r.id
+         LEFT JOIN users u ON t.target_type = 'user' AND u.id = t.target_id AND u.deleted_at IS NULL
          WHERE s.deleted_at IS NULL AND s.id IN ",
         |b| {
             push_in_list(b, service_ids.iter().copied());
-            b.push(" ORDER BY s.id, t.position");
+            b.push(" ORDER BY s.id, r.position, t.position");
         },
     );
     let (first, last) =
@@ -289,7 +451,7 @@ pub fn fact_queries(events: &[BatchEvent<'_>]) -> FactQueries {
     FactQueries { services, windows, open }
 }
 
-async fn load_facts(tx: &mut Tx<'_>, events: &[BatchEvent<'_>]) -> Result<Facts> {
+async fn load_facts(tx: &mut Tx<'_>, events: &[BatchEvent<'_>], now: i64) -> Result<Facts> {
     if events.is_empty() {
         return Ok(Facts::default());
     }
@@ -300,7 +462,8 @@ async fn load_facts(tx: &mut Tx<'_>, events: &[BatchEvent<'_>]) -> Result<Facts>
     }
     let windows: Vec<(String, i64, i64)> = fetch_all(tx, &queries.windows).await?;
     let open: Vec<OpenRow> = fetch_all(tx, &queries.open).await?;
-    let mut facts = facts_from(services, windows, open);
+    let schedules = load_schedules(tx, &schedule_targets(&services), now).await?;
+    let mut facts = facts_from(services, windows, open, &schedules, now);
     if ROW_LOCKS && !facts.incidents.is_empty() {
         // PostgreSQL: lock the incidents too, then re-read what a concurrent change may have moved.
         let locked = Script::single(
@@ -360,8 +523,29 @@ fn resolve_zone(service_id: &str, name: &str) -> TimeZone {
 }
 
 /// Assembles the [`Facts`] from what the fact queries read.
-pub fn facts_from(services: Vec<ServiceRow>, windows: Vec<(String, i64, i64)>, open: Vec<OpenRow>) -> Facts {
+pub fn facts_from(
+    services: Vec<ServiceRow>,
+    windows: Vec<(String, i64, i64)>,
+    open: Vec<OpenRow>,
+    schedules: &Schedules,
+    now: i64,
+) -> Facts {
     let mut facts = Facts::default();
+    // Each service's policy rows, as the command layer reads a policy: levels resolved at `now`.
+    let mut policy_rows: HashMap<&str, Vec<super::commands::PolicyTargetRow>> = HashMap::new();
+    for row in &services {
+        if let Some(rule_id) = &row.rule_id {
+            policy_rows.entry(row.id.as_str()).or_default().push(super::commands::PolicyTargetRow {
+                rule_id: rule_id.clone(),
+                escalation_delay_in_minutes: row.escalation_delay_in_minutes.unwrap_or(0),
+                assignment_strategy: row.assignment_strategy.clone().unwrap_or_default(),
+                num_loops: row.num_loops.unwrap_or(0),
+                pointer: row.pointer,
+                target_type: row.target_type.clone(),
+                target_id: row.target_id.clone(),
+            });
+        }
+    }
     for row in &services {
         let facts_of = facts.services.entry(row.id.clone()).or_insert_with(|| ServiceFacts {
             disabled: row.status == "disabled",
@@ -371,20 +555,25 @@ pub fn facts_from(services: Vec<ServiceRow>, windows: Vec<(String, i64, i64)>, o
             support_hours: support_hours_of(row),
             time_zone: None,
             first_responders: Vec::new(),
+            levels: Vec::new(),
+            path: Default::default(),
             timeouts: Timeouts {
                 acknowledgement_secs: row.acknowledgement_timeout,
                 auto_resolve_secs: row.auto_resolve_timeout,
             },
         });
+        if facts_of.path.rules.is_empty()
+            && let Some(rows) = policy_rows.get(row.id.as_str())
+        {
+            let (levels, path) = super::commands::resolve_levels(rows, schedules, now);
+            facts_of.first_responders = levels.first().cloned().unwrap_or_default();
+            facts_of.levels = levels;
+            facts_of.path = path;
+        }
         if facts_of.time_zone.is_none()
             && let Some(hours) = &facts_of.support_hours
         {
             facts_of.time_zone = Some(resolve_zone(&row.id, &hours.time_zone));
-        }
-        if let Some(user) = &row.target_id
-            && !facts_of.first_responders.contains(user)
-        {
-            facts_of.first_responders.push(user.clone());
         }
     }
     for row in open {
@@ -491,7 +680,7 @@ fn write_plan(script: &mut Script, events: &[BatchEvent<'_>], plan: &mut Plan) {
             plan.new_incidents.iter().enumerate().map(|(n, inc)| (count - 1 - n as i64, inc)).collect();
         script.insert_rows(
             "INSERT INTO incidents (id, incident_number, title, description, service_id, escalation_policy_id,
-                 status, urgency, priority_id, incident_key, assigned_via, escalation_level, body_details,
+                 status, urgency, priority_id, incident_key, assigned_via, escalation_level, escalation_loops, body_details,
                  first_trigger_log_entry_id, last_status_change_at, last_status_change_by_type,
                  last_status_change_by_id, created_at, updated_at, resolved_at)",
             "",
@@ -515,7 +704,8 @@ fn write_plan(script: &mut Script, events: &[BatchEvent<'_>], plan: &mut Plan) {
                     .push("NULL")
                     .push_bind(e.event.dedup_key.clone())
                     .push("'escalation_policy'")
-                    .push("1")
+                    .push_bind(i64::from(inc.escalation_level))
+                    .push_bind(i64::from(inc.escalation_loops))
                     .push_bind(e.event.custom_details.as_ref().map(Value::to_string))
                     .push_bind(inc.first_trigger_log_entry_id.clone())
                     .push_bind(inc.last_status_change_at)
@@ -625,6 +815,18 @@ fn write_plan(script: &mut Script, events: &[BatchEvent<'_>], plan: &mut Plan) {
         script.statement("UPDATE services SET last_incident_timestamp = ", |b| {
             b.push_bind(*at).push(" WHERE id = ").push_bind(service_id.clone());
         });
+    }
+
+    script.insert_rows(
+        "INSERT INTO escalation_rule_pointers (escalation_rule_id, next_index)",
+        " ON CONFLICT (escalation_rule_id) DO UPDATE SET next_index = excluded.next_index",
+        &plan.round_robin,
+        |b, (rule, pointer)| {
+            b.push_bind(rule.clone()).push_bind(*pointer);
+        },
+    );
+    if plan.unassignable > 0 {
+        tracing::warn!(incidents = plan.unassignable, "nobody could be assigned: nobody is on call at any level");
     }
 
     // Every job about an incident the batch resolved ends with it (the command layer's `cancel_jobs`),

@@ -30,7 +30,7 @@ pub async fn route(p: &Pools, key: &str) -> Result<Option<IntegrationRoute>> {
 /// that is almost never taken.) When older rows still wait (a backlog after a restart or a failure), they go
 /// first, in order: the new rows are stored unprocessed and up to `process_limit` of the oldest rows are
 /// applied. Returns whether unprocessed rows may remain.
-pub async fn accept(p: &Pools, items: &[InboxItem], now: i64, process_limit: i64) -> Result<bool> {
+pub async fn accept(p: &Pools, items: &[InboxItem], now: i64, process_limit: i64) -> Result<(bool, u64)> {
     super::accept_events(p, items, now, process_limit).await
 }
 
@@ -79,7 +79,12 @@ pub fn pending<'a>(split: &'a Split<'_>, now: i64) -> Vec<Pending<'a>> {
 }
 
 /// [`accept`] through sqlx, statement by statement in one transaction.
-pub async fn accept_in_transaction(p: &Pools, items: &[InboxItem], now: i64, process_limit: i64) -> Result<bool> {
+pub async fn accept_in_transaction(
+    p: &Pools,
+    items: &[InboxItem],
+    now: i64,
+    process_limit: i64,
+) -> Result<(bool, u64)> {
     let split = split(items);
     let changes = &split.changes;
     let pending = pending(&split, now);
@@ -87,7 +92,7 @@ pub async fn accept_in_transaction(p: &Pools, items: &[InboxItem], now: i64, pro
     insert_change_events(&mut tx, changes, now).await?;
     if pending.is_empty() {
         tx.commit().await?;
-        return Ok(false);
+        return Ok((false, 0));
     }
     match store_and_apply(&mut tx, &pending, now, process_limit).await {
         Ok(backlog) => {
@@ -103,21 +108,27 @@ pub async fn accept_in_transaction(p: &Pools, items: &[InboxItem], now: i64, pro
     insert_change_events(&mut tx, changes, now).await?;
     super::event_processing::store_unprocessed(&mut tx, &pending, now).await?;
     tx.commit().await?;
-    Ok(true)
+    Ok((true, 0))
 }
 
 /// Inside the accept transaction: stores the alert events and applies them (or, behind a backlog, the
-/// oldest waiting rows). Returns whether unprocessed rows may remain.
-async fn store_and_apply(tx: &mut Tx<'_>, pending: &[Pending<'_>], now: i64, process_limit: i64) -> Result<bool> {
+/// oldest waiting rows). Returns whether unprocessed rows may remain, and how many new incidents nobody could
+/// be assigned to.
+async fn store_and_apply(
+    tx: &mut Tx<'_>,
+    pending: &[Pending<'_>],
+    now: i64,
+    process_limit: i64,
+) -> Result<(bool, u64)> {
     lock_event_processing(tx).await?;
     let waiting: Option<(i64,)> = sqlx::query_as(FIRST_WAITING).persistent(true).fetch_optional(&mut **tx).await?;
     if waiting.is_some() {
         super::event_processing::store_unprocessed(tx, pending, now).await?;
-        let n = process_rows(tx, process_limit, now).await?;
-        return Ok(n as i64 >= process_limit);
+        let (n, unassignable) = process_rows(tx, process_limit, now).await?;
+        return Ok((n as i64 >= process_limit, unassignable));
     }
-    super::event_processing::apply(tx, pending, now).await?;
-    Ok(false)
+    let unassignable = super::event_processing::apply(tx, pending, now).await?;
+    Ok((false, unassignable))
 }
 
 async fn insert_change_events(tx: &mut Tx<'_>, changes: &[(&String, &String, &ChangeEvent)], now: i64) -> Result<()> {
@@ -151,21 +162,22 @@ pub fn change_events_script(changes: &[(&String, &String, &ChangeEvent)], now: i
 const INBOX_COLUMNS: &str =
     "seq, id, kind, received_at, integration_id, service_id, dedup_key, body, processed_at, outcome";
 
-pub async fn process_batch(p: &Pools, limit: i64, now: i64) -> Result<usize> {
+/// Processes up to `limit` waiting rows: how many, and how many new incidents nobody could be assigned to.
+pub async fn process_batch(p: &Pools, limit: i64, now: i64) -> Result<(usize, u64)> {
     let mut tx = begin_write(p).await?;
     lock_event_processing(&mut tx).await?;
-    let n = process_rows(&mut tx, limit, now).await?;
+    let processed = process_rows(&mut tx, limit, now).await?;
     tx.commit().await?;
-    Ok(n)
+    Ok(processed)
 }
 
 /// Applies up to `limit` of the oldest unprocessed rows inside `tx` (which holds the processing lock),
 /// set-based, and stamps each.
-async fn process_rows(tx: &mut Tx<'_>, limit: i64, now: i64) -> Result<usize> {
+async fn process_rows(tx: &mut Tx<'_>, limit: i64, now: i64) -> Result<(usize, u64)> {
     let sql = format!("SELECT {INBOX_COLUMNS} FROM events WHERE processed_at IS NULL ORDER BY seq LIMIT $1");
     let rows = sqlx::query_as::<Db, InboxRow>(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(&mut **tx).await?;
     if rows.is_empty() {
-        return Ok(0);
+        return Ok((0, 0));
     }
     let pending: Vec<Pending<'_>> = rows
         .iter()
@@ -181,8 +193,8 @@ async fn process_rows(tx: &mut Tx<'_>, limit: i64, now: i64) -> Result<usize> {
             event: None,
         })
         .collect();
-    super::event_processing::apply(tx, &pending, now).await?;
-    Ok(rows.len())
+    let unassignable = super::event_processing::apply(tx, &pending, now).await?;
+    Ok((rows.len(), unassignable))
 }
 
 pub async fn fail_oldest(p: &Pools, reason: &str, now: i64) -> Result<Option<String>> {

@@ -13,6 +13,7 @@ mod common;
 mod calendar_feeds;
 mod change_events;
 mod cli;
+mod escalation;
 mod escalation_policies;
 mod events;
 mod events_durability;

@@ -273,7 +273,12 @@ async fn the_timers_are_jobs_of_their_own_queue_about_their_incident() {
     kinds_found.sort();
     assert_eq!(
         kinds_found,
-        vec![(kinds::ACK_TIMEOUT, kinds::INCIDENT_TIMERS_QUEUE), (kinds::AUTO_RESOLVE, kinds::INCIDENT_TIMERS_QUEUE)]
+        vec![
+            (kinds::ACK_TIMEOUT, kinds::INCIDENT_TIMERS_QUEUE),
+            (kinds::AUTO_RESOLVE, kinds::INCIDENT_TIMERS_QUEUE),
+            // The escalation step, ended by the acknowledgement.
+            (kinds::ESCALATE, kinds::INCIDENT_TIMERS_QUEUE),
+        ]
     );
     for job in &jobs {
         assert_eq!(
