@@ -4,6 +4,7 @@
 //! these rows (rendering, who is on call) live in `klaxon_core::schedule`; the server converts the rows.
 
 use crate::{Result, Store, dispatch};
+use klaxon_core::schedule::{Restriction, parse_time_of_day};
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct ScheduleRow {
@@ -46,6 +47,35 @@ pub struct RestrictionRow {
     /// ISO weekday (1 = Monday) for weekly restrictions.
     pub start_day_of_week: Option<i32>,
     pub duration_seconds: i64,
+}
+
+impl RestrictionRow {
+    /// The stored restriction as the core's rule, or what is wrong with it.
+    pub fn to_rule(&self) -> std::result::Result<Restriction, String> {
+        restriction_rule(&self.kind, &self.start_time_of_day, self.start_day_of_week, self.duration_seconds)
+    }
+}
+
+/// A stored restriction's columns as the core's rule, or what is wrong with them: the one reading of
+/// `schedule_layer_restrictions`, for the REST API and the events batch alike.
+pub fn restriction_rule(
+    kind: &str,
+    start_time_of_day: &str,
+    start_day_of_week: Option<i32>,
+    duration_seconds: i64,
+) -> std::result::Result<Restriction, String> {
+    let start_time_of_day =
+        parse_time_of_day(start_time_of_day).ok_or_else(|| "start_time_of_day must be HH:MM:SS".to_string())?;
+    match (kind, start_day_of_week) {
+        ("daily_restriction", _) => Ok(Restriction::Daily { start_time_of_day, duration_seconds }),
+        ("weekly_restriction", Some(day)) => Ok(Restriction::Weekly {
+            start_day_of_week: u8::try_from(day).map_err(|_| "start_day_of_week must be from 1 to 7".to_string())?,
+            start_time_of_day,
+            duration_seconds,
+        }),
+        ("weekly_restriction", None) => Err("start_day_of_week is required for a weekly_restriction".into()),
+        _ => Err("type must be daily_restriction or weekly_restriction".into()),
+    }
 }
 
 /// A layer with its users `(id, name)` and restrictions, in order.

@@ -16,7 +16,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Auth, JsonBody, Params, Patch};
 use crate::render::schedules::{
     OverrideOut, RenderOptions, ScheduleOut, final_entries, next_oncall, override_window, render_override,
-    render_schedule, restriction_of,
+    render_schedule,
 };
 use crate::render::{IdRef, Pagination, user_object};
 use crate::state::App;
@@ -389,7 +389,7 @@ async fn validate_layers(
 
 /// A validated layer in the core's terms.
 fn core_layer(l: &NewLayer) -> ApiResult<rules::Layer> {
-    let restrictions = l.restrictions.iter().map(restriction_of).collect::<Result<Vec<_>, _>>();
+    let restrictions = l.restrictions.iter().map(RestrictionRow::to_rule).collect::<Result<Vec<_>, _>>();
     Ok(rules::Layer {
         id: l.id.clone().unwrap_or_default(),
         name: l.name.clone(),

@@ -7,7 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::render::{Reference, team_object, team_ref, to_value, user_ref};
 use crate::state::App;
 use jiff::tz::TimeZone;
-use klaxon_core::schedule::{self as rules, Layer, Override, Restriction, Window};
+use klaxon_core::schedule::{self as rules, Layer, Override, Window};
 use klaxon_core::time::render_in_zone;
 use klaxon_store::schedules::{OverrideRow, RestrictionRow, Schedule};
 use serde::Serialize;
@@ -128,28 +128,12 @@ pub struct RenderOptions {
     pub teams: bool,
 }
 
-/// A stored restriction in the core's terms; `Err` says what is wrong with it.
-pub fn restriction_of(r: &RestrictionRow) -> Result<Restriction, String> {
-    let start_time_of_day = rules::parse_time_of_day(&r.start_time_of_day)
-        .ok_or_else(|| "start_time_of_day must be HH:MM:SS".to_string())?;
-    match (r.kind.as_str(), r.start_day_of_week) {
-        ("daily_restriction", _) => Ok(Restriction::Daily { start_time_of_day, duration_seconds: r.duration_seconds }),
-        ("weekly_restriction", Some(day)) => Ok(Restriction::Weekly {
-            start_day_of_week: u8::try_from(day).map_err(|_| "start_day_of_week must be from 1 to 7".to_string())?,
-            start_time_of_day,
-            duration_seconds: r.duration_seconds,
-        }),
-        ("weekly_restriction", None) => Err("start_day_of_week is required for a weekly_restriction".into()),
-        _ => Err("type must be daily_restriction or weekly_restriction".into()),
-    }
-}
-
 /// The stored schedule as the core's model.
 pub fn model(s: &Schedule) -> ApiResult<rules::Schedule> {
     let time_zone = TimeZone::get(&s.row.time_zone).map_err(ApiError::internal)?;
     let mut layers = Vec::with_capacity(s.layers.len());
     for l in &s.layers {
-        let restrictions = l.restrictions.iter().map(restriction_of).collect::<Result<Vec<_>, _>>();
+        let restrictions = l.restrictions.iter().map(RestrictionRow::to_rule).collect::<Result<Vec<_>, _>>();
         layers.push(Layer {
             id: l.row.id.clone(),
             name: l.row.name.clone(),

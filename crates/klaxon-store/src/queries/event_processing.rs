@@ -316,7 +316,7 @@ pub fn schedules_from(
     restrictions: Vec<RestrictionRow>,
     overrides: Vec<OverrideRow>,
 ) -> Schedules {
-    use klaxon_core::schedule::{Layer, Override, Restriction, Schedule, parse_time_of_day};
+    use klaxon_core::schedule::{Layer, Override, Schedule};
     let mut out = Schedules::new();
     for row in layers {
         let (schedule, _) = out.entry(row.schedule_id.clone()).or_insert_with(|| {
@@ -340,15 +340,14 @@ pub fn schedules_from(
         }
     }
     for r in restrictions {
-        let Some(start_time_of_day) = parse_time_of_day(&r.start_time_of_day) else {
-            tracing::warn!(layer_id = %r.layer_id, "unreadable restriction start_time_of_day; skipping it");
-            continue;
-        };
-        let restriction = match (r.kind.as_str(), r.start_day_of_week.and_then(|d| u8::try_from(d).ok())) {
-            ("weekly_restriction", Some(day)) => {
-                Restriction::Weekly { start_day_of_week: day, start_time_of_day, duration_seconds: r.duration_seconds }
+        let rule =
+            crate::schedules::restriction_rule(&r.kind, &r.start_time_of_day, r.start_day_of_week, r.duration_seconds);
+        let restriction = match rule {
+            Ok(restriction) => restriction,
+            Err(problem) => {
+                tracing::warn!(layer_id = %r.layer_id, problem, "unreadable restriction; skipping it");
+                continue;
             }
-            _ => Restriction::Daily { start_time_of_day, duration_seconds: r.duration_seconds },
         };
         for (schedule, _) in out.values_mut() {
             if let Some(layer) = schedule.layers.iter_mut().find(|l| l.id == r.layer_id) {
