@@ -13,6 +13,7 @@ pub mod events;
 pub mod incident;
 pub mod jobs;
 pub mod log_entry;
+pub mod notification;
 pub mod oncall;
 pub mod page;
 pub mod role;
