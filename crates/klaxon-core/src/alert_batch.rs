@@ -28,6 +28,9 @@
 //! (by the integration, through the `api` channel) and folds their effects into set-based rows. So the
 //! log entries, the assignments and the timers ([`Timer`]: triggered arms the auto-resolve timeout,
 //! acknowledged the acknowledgement timeout, resolved cancels both) follow the same rules on both paths.
+//! Paging follows the same rule too: the plan's [`Plan::paging`] says, per incident, who starts being
+//! paged (a new incident's assignees) and whose intents stop (acknowledged or resolved), by
+//! [`crate::notification::paging`].
 //! The one difference is stored, not decided: an Events API acknowledgement is recorded as the
 //! service's, as on PagerDuty.
 
@@ -37,6 +40,7 @@ pub use crate::command::{Timeouts, TimerChange, TimerKind};
 use crate::events::{AlertEvent, Decision, EventAction, IncidentChoice, choose_incident, decide};
 use crate::incident::{AssignedVia, Status, Urgency};
 pub use crate::log_entry::LogKind;
+use crate::notification::{self, IncidentPaging, Paging};
 use crate::service_rules::{SupportHours, UrgencyRule};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -255,6 +259,9 @@ pub struct Plan {
     pub round_robin: Vec<(String, i64)>,
     /// New incidents nobody could be assigned to.
     pub unassignable: usize,
+    /// Whose paging starts or stops, per incident (`klaxon_core::notification::paging`); the store expands
+    /// it into intents by the paged users' notification rules.
+    pub paging: Vec<IncidentPaging>,
 }
 
 /// New identifiers for the incidents, alerts and log entries a plan creates.
@@ -290,6 +297,8 @@ struct IncidentSlot {
     /// For incidents the batch opens: where the `NewIncident` lives in the plan (`None`: a stored one).
     planned: Option<usize>,
     assigned_at: i64,
+    /// Its status before the batch.
+    initial_status: Status,
 }
 
 /// Working state of [`plan`].
@@ -525,6 +534,7 @@ impl<I: IdSource> Planner<'_, I> {
             timers: Vec::new(),
             planned: None,
             assigned_at: 0,
+            initial_status: stored.status,
         });
         let i = self.incidents.len() - 1;
         self.incident_index.insert(id.to_string(), i);
@@ -618,6 +628,7 @@ impl<I: IdSource> Planner<'_, I> {
             timers: Vec::new(),
             planned: Some(self.plan.new_incidents.len() - 1),
             assigned_at: at,
+            initial_status: Status::Triggered,
         });
         let slot = self.incidents.len() - 1;
         self.incident_index.insert(incident_id.clone(), slot);
@@ -771,6 +782,9 @@ impl<I: IdSource> Planner<'_, I> {
                     at,
                 });
             }
+            if let Some(paging) = Self::paging(slot) {
+                self.plan.paging.push(paging);
+            }
             for (kind, change, at) in &slot.timers {
                 // A new incident has no timers to cancel.
                 if slot.planned.is_some() && *change == TimerChange::Cancel {
@@ -780,6 +794,33 @@ impl<I: IdSource> Planner<'_, I> {
             }
         }
         self.plan
+    }
+
+    /// What the batch did to an incident's paging: a new incident still triggered pages its assignees from
+    /// when it was assigned; a stored one acknowledged or resolved stops paging (events never assign).
+    fn paging(slot: &IncidentSlot) -> Option<IncidentPaging> {
+        let inc = &slot.state;
+        let (level, loops) = (inc.escalation_level, inc.escalation_loops);
+        let before =
+            Paging { status: slot.initial_status, assignees: &[], escalation_level: level, escalation_loops: loops };
+        let assignees: &[String] = if slot.planned.is_some() { &inc.assignees } else { &[] };
+        let after = Paging { status: inc.status, assignees, escalation_level: level, escalation_loops: loops };
+        let mut change = notification::paging(&before, &after);
+        // A new incident has no intents to stop yet.
+        if slot.planned.is_some() {
+            change.stop = notification::Stop::Nobody;
+        }
+        let at = match slot.planned {
+            Some(_) => slot.assigned_at,
+            None => slot.changed.as_ref().map(|(at, _)| *at).unwrap_or(slot.assigned_at),
+        };
+        (!change.is_empty()).then(|| IncidentPaging {
+            incident_id: inc.id.clone(),
+            service_id: inc.service_id.clone(),
+            urgency: inc.urgency,
+            at,
+            change,
+        })
     }
 }
 

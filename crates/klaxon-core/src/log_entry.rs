@@ -17,10 +17,12 @@ pub enum LogKind {
     UrgencyChange,
     RepeatEscalationPath,
     ExhaustEscalationPath,
+    /// A notification intent recorded for a user (its `notification` says which, where and from when).
+    Notify,
 }
 
 impl LogKind {
-    pub const ALL: [LogKind; 12] = [
+    pub const ALL: [LogKind; 13] = [
         LogKind::Trigger,
         LogKind::Acknowledge,
         LogKind::Unacknowledge,
@@ -33,6 +35,7 @@ impl LogKind {
         LogKind::UrgencyChange,
         LogKind::RepeatEscalationPath,
         LogKind::ExhaustEscalationPath,
+        LogKind::Notify,
     ];
 
     /// PagerDuty's `type` of the log entry.
@@ -50,6 +53,7 @@ impl LogKind {
             LogKind::UrgencyChange => "urgency_change_log_entry",
             LogKind::RepeatEscalationPath => "repeat_escalation_path_log_entry",
             LogKind::ExhaustEscalationPath => "exhaust_escalation_path_log_entry",
+            LogKind::Notify => "notify_log_entry",
         }
     }
 

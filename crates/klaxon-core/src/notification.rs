@@ -4,7 +4,8 @@
 //! delivery engine turns it into a message. This module holds the rules, with no I/O:
 //!
 //! - [`paging`] decides, from an incident before and after a change, which users start being paged and
-//!   whose pending intents stop. Acknowledging or resolving stops every pending intent of the incident.
+//!   whose pending intents stop (those not yet due: one already due is the delivery engine's).
+//!   Acknowledging or resolving stops every pending intent of the incident.
 //!   A triggered incident pages each user who became one of its assignees; an escalation step (the level
 //!   or the loop count moved) or a return to triggered (an acknowledgement timed out, a snooze ended)
 //!   starts paging every assignee afresh, so a loop back to the same user pages them again; a user who
@@ -12,6 +13,7 @@
 //! - [`intents`] expands paged users into intents by their assignment notification rules: the rules of
 //!   the incident's urgency, each due `start_delay_in_minutes` after the change.
 
+use crate::command::{Effects, IncidentState};
 use crate::incident::{Status, Urgency};
 use std::fmt;
 use std::str::FromStr;
@@ -145,6 +147,40 @@ pub struct Paging<'a> {
     pub escalation_loops: i32,
 }
 
+impl<'a> Paging<'a> {
+    /// An incident as it is.
+    pub fn of(state: &'a IncidentState) -> Self {
+        Paging {
+            status: state.status,
+            assignees: &state.assignees,
+            escalation_level: state.escalation_level,
+            escalation_loops: state.escalation_loops,
+        }
+    }
+
+    /// An incident once `effects` are applied.
+    pub fn after(state: &'a IncidentState, effects: &'a Effects) -> Self {
+        Paging {
+            status: effects.status.unwrap_or(state.status),
+            assignees: effects.assignees.as_deref().unwrap_or(&state.assignees),
+            escalation_level: effects.escalation_level.unwrap_or(state.escalation_level),
+            escalation_loops: effects.escalation_loops.unwrap_or(state.escalation_loops),
+        }
+    }
+}
+
+/// What decided `effects` on the incident `before` do to its paging, at `at` (`None`: nothing).
+pub fn incident_paging(before: &IncidentState, effects: &Effects, at: i64) -> Option<IncidentPaging> {
+    let change = paging(&Paging::of(before), &Paging::after(before, effects));
+    (!change.is_empty()).then(|| IncidentPaging {
+        incident_id: before.id.clone(),
+        service_id: before.service_id.clone(),
+        urgency: effects.urgency.unwrap_or(before.urgency),
+        at,
+        change,
+    })
+}
+
 /// Whose pending intents of the incident stop.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub enum Stop {
@@ -190,11 +226,24 @@ pub fn paging(before: &Paging<'_>, after: &Paging<'_>) -> PagingChange {
     PagingChange { page, stop: if gone.is_empty() { Stop::Nobody } else { Stop::Users(gone) } }
 }
 
+/// What a change does to one incident's paging, with what the intents need of the incident.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncidentPaging {
+    pub incident_id: String,
+    pub service_id: String,
+    pub urgency: Urgency,
+    /// When the change happened: intents are due from then (plus each rule's delay).
+    pub at: i64,
+    pub change: PagingChange,
+}
+
 /// An assignment notification rule with the contact method it names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AssignmentRule {
     pub id: String,
     pub user_id: String,
+    /// The user's name (for the notify log entry's summary).
+    pub user_name: String,
     pub start_delay_in_minutes: i64,
     pub urgency: Urgency,
     pub contact_method_id: String,

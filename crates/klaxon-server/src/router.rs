@@ -55,6 +55,7 @@ pub fn openapi_router() -> OpenApiRouter<App> {
         .merge(api::escalation_policies::routes())
         .merge(api::schedules::routes())
         .merge(api::oncalls::routes())
+        .merge(api::notifications::routes())
         .merge(api::ical::routes())
         .merge(api::services::routes())
         .merge(api::maintenance_windows::routes())

@@ -34,6 +34,7 @@ pub mod integrations;
 pub mod jobs;
 pub mod maintenance_windows;
 pub mod notification_rules;
+pub mod notifications;
 pub mod oncalls;
 pub mod priorities;
 pub mod schedules;

@@ -20,6 +20,7 @@ use crate::events::InboxItem;
 use crate::sqlite::Pools;
 use crate::sqlite::q::event_processing::{self as ep, OpenRow, ServiceRow};
 use crate::sqlite::q::events as inbox;
+use crate::sqlite::q::notifications;
 use crate::sqlite::q::script::{Arg, Script, Statement};
 use crate::{Result, StoreError};
 use klaxon_core::alert_batch::{BatchEvent, Facts};
@@ -145,7 +146,27 @@ fn apply(db: &Connection, pending: &[ep::Pending<'_>], now: i64) -> Result<u64> 
     let parsed = ep::parse(pending);
     let events = ep::batch_events(pending, &parsed);
     let facts = load_facts(db, &events, now)?;
-    let (script, unassignable) = ep::plan_writes(pending, &parsed, &events, &facts, now);
+    let plan = ep::plan_batch(&events, &facts);
+    let users = plan.as_ref().map(|p| notifications::paged_users(&p.paging)).unwrap_or_default();
+    let rules = if users.is_empty() {
+        Vec::new()
+    } else {
+        let rows = query(db, &notifications::rules_query(&users), |r| {
+            Ok(notifications::RuleRow {
+                id: r.get(0)?,
+                user_id: r.get(1)?,
+                user_name: r.get(2)?,
+                start_delay_in_minutes: r.get(3)?,
+                urgency: r.get(4)?,
+                contact_method_id: r.get(5)?,
+                contact_method_type: r.get(6)?,
+                address: r.get(7)?,
+                country_code: r.get(8)?,
+            })
+        })?;
+        notifications::rules_from(rows)
+    };
+    let (script, unassignable) = ep::plan_writes(pending, &parsed, &events, plan, &rules, now);
     run_statements(db, &script)?;
     Ok(unassignable)
 }

@@ -1,7 +1,7 @@
 //! Tidy check: incident state and log entries are written in one layer. Only the command layer
 //! (`queries/commands.rs`) and the events batch that applies the same rules (`queries/event_processing.rs`)
 //! write incidents, their assignments, acknowledgements and alerts; only `queries/log_entries.rs` writes log
-//! entries. A new entry point therefore cannot change an incident without going through
+//! entries; only `queries/notifications.rs` writes notification intents. A new entry point therefore cannot change an incident without going through
 //! `klaxon_core::command`. (Reads the sources as text; raw-row test fixtures are exempt.)
 
 use std::path::{Path, PathBuf};
@@ -32,6 +32,10 @@ const RULES: &[(&str, &[&str])] = &[
     ),
     ("INSERT INTO incident_notes", &["klaxon-store/src/queries/commands.rs"]),
     ("UPDATE alerts", &["klaxon-store/src/queries/commands.rs", "klaxon-store/src/queries/event_processing.rs"]),
+    // Notification intents change with their incident (`queries/notifications.rs::write_paging`, called by
+    // both writers above).
+    ("INSERT INTO notifications", &["klaxon-store/src/queries/notifications.rs"]),
+    ("UPDATE notifications", &["klaxon-store/src/queries/notifications.rs"]),
 ];
 
 /// Files that write raw rows on purpose (failure tests), never built into the binary.

@@ -92,7 +92,7 @@ async fn a_batch_of_new_keys_opens_incidents_with_consecutive_numbers_in_arrival
     }
     let types = store.events_incident_log_entry_types(&incidents[7].id).await.unwrap();
     let types: Vec<&str> = types.iter().map(|(t, _)| t.as_str()).collect();
-    assert_eq!(types, vec!["trigger_log_entry", "assign_log_entry"]);
+    assert_eq!(types, vec!["trigger_log_entry", "assign_log_entry", "notify_log_entry"]);
 }
 
 #[tokio::test]

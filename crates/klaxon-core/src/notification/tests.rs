@@ -12,6 +12,7 @@ fn rule(id: &str, user: &str, delay: i64, urgency: Urgency) -> AssignmentRule {
     AssignmentRule {
         id: id.into(),
         user_id: user.into(),
+        user_name: user.to_uppercase(),
         start_delay_in_minutes: delay,
         urgency,
         contact_method_id: format!("cm-{id}"),
@@ -94,8 +95,10 @@ fn intents_follow_the_rules_of_the_incidents_urgency_each_after_its_delay() {
         rule("r5", "c", 0, Urgency::High),
     ];
     let paged = users(&["b", "a"]);
-    let got: Vec<(&str, &str, i64)> =
-        intents(&paged, Urgency::High, &rules, 1_000).iter().map(|i| (i.user_id, i.rule.id.as_str(), i.started_at)).collect();
+    let got: Vec<(&str, &str, i64)> = intents(&paged, Urgency::High, &rules, 1_000)
+        .iter()
+        .map(|i| (i.user_id, i.rule.id.as_str(), i.started_at))
+        .collect();
     assert_eq!(got, vec![("b", "r4", 61_000), ("a", "r1", 1_000), ("a", "r3", 301_000)]);
     let low: Vec<&str> = intents(&paged, Urgency::Low, &rules, 0).iter().map(|i| i.rule.id.as_str()).collect();
     assert_eq!(low, vec!["r2"]);

@@ -4,6 +4,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Auth, JsonBody, Params, Patch};
+use crate::render::names::Names;
 use crate::render::{IdRef, Pagination, Reference, opt_time, time};
 use crate::state::App;
 use axum::Json;
@@ -60,58 +61,6 @@ fn command_error(e: StoreError, field: impl Fn(usize) -> String) -> ApiError {
             crate::error::incident_error(error, Some(&named))
         }
         other => other.into(),
-    }
-}
-
-/// Resolves names for references, once per request.
-struct Names<'a> {
-    app: &'a App,
-    cache: HashMap<(&'static str, String), String>,
-}
-
-impl<'a> Names<'a> {
-    fn new(app: &'a App) -> Self {
-        Self { app, cache: HashMap::new() }
-    }
-
-    async fn name(&mut self, kind: &'static str, id: &str) -> String {
-        if let Some(name) = self.cache.get(&(kind, id.to_string())) {
-            return name.clone();
-        }
-        let store = &self.app.store;
-        let found = match kind {
-            "user" => store.user_any(id).await.ok().flatten().map(|u| u.name),
-            "service" => store.service_name(id).await.ok().flatten().map(|(_, n)| n),
-            "escalation_policy" => store.escalation_policy_name(id).await.ok().flatten().map(|(_, n)| n),
-            _ => None,
-        };
-        let name = found.unwrap_or_else(|| id.to_string());
-        self.cache.insert((kind, id.to_string()), name.clone());
-        name
-    }
-
-    async fn reference(&mut self, kind: &'static str, id: &str) -> Reference {
-        let collection = match kind {
-            "user" => "users",
-            "service" => "services",
-            "escalation_policy" => "escalation_policies",
-            "integration" => "integrations",
-            _ => "resources",
-        };
-        let name = self.name(kind, id).await;
-        self.app.reference(kind, collection, id, name)
-    }
-
-    /// A reference from a stored `<kind>_reference` type and id.
-    async fn agent(&mut self, agent_type: Option<&str>, agent_id: Option<&str>) -> Option<Reference> {
-        let id = agent_id?;
-        let kind = match agent_type? {
-            "user_reference" => "user",
-            "service_reference" => "service",
-            "integration_reference" => "integration",
-            _ => return None,
-        };
-        Some(self.reference(kind, id).await)
     }
 }
 
@@ -994,6 +943,10 @@ pub struct LogEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub details: Option<Value>,
+    /// `notify_log_entry`: the notification `{id, type, status, address, started_at}` as recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub notification: Option<Value>,
 }
 
 async fn render_log(app: &App, names: &mut Names<'_>, e: LogEntryRow) -> LogEntry {
@@ -1022,6 +975,7 @@ async fn render_log(app: &App, names: &mut Names<'_>, e: LogEntryRow) -> LogEntr
         assigned_user: if e.kind == LogKind::Assign { user.clone() } else { None },
         user,
         duration: details.as_ref().and_then(|d| d["duration"].as_i64()),
+        notification: details.as_ref().filter(|_| e.kind == LogKind::Notify).map(|d| d["notification"].clone()),
         details,
         channel,
         summary: e.summary,

@@ -8,6 +8,7 @@
 //! depends on the state and the store's rows, never on a handler.
 
 pub mod escalation_policies;
+pub mod names;
 pub mod schedules;
 pub mod services;
 pub mod teams;

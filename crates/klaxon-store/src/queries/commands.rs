@@ -591,6 +591,11 @@ async fn apply_with_channel(
         .collect();
     let mut script = Script::default();
     log_entries::insert(&mut script, entries);
+    if let Some(paging) = klaxon_core::notification::incident_paging(before, e, now) {
+        let paging = [paging];
+        let rules = super::notifications::load_rules(tx, &paging).await?;
+        super::notifications::write_paging(&mut script, &paging, &rules);
+    }
     script.run(tx).await?;
     for (rule, pointer) in &e.round_robin {
         sqlx::query(

@@ -5,7 +5,9 @@
 //! the bottleneck of the write path.
 //!
 //! Execution: a batch reads its facts in three queries ([`fact_queries`]), and its writes are one [`Script`]
-//! (see `script.rs`). The steps in between are plain functions ([`parse`], [`facts_from`], [`plan_writes`]),
+//! (see `script.rs`), after one more query when the batch pages someone (their notification rules,
+//! `notifications::rules_query`). The steps in between are plain functions ([`parse`], [`facts_from`],
+//! [`plan_batch`], [`plan_writes`]),
 //! so that both executions share them: [`apply`] runs the batch through sqlx (PostgreSQL; SQLite's rare
 //! backlog path), and on SQLite the accept path runs the same steps on the write connection's own handle
 //! (`crate::sqlite_handle`), without a hop to sqlx's connection thread per query.
@@ -27,6 +29,7 @@ use klaxon_core::alert_batch::{
 };
 use klaxon_core::events::AlertEvent;
 use klaxon_core::incident::Status;
+use klaxon_core::notification::AssignmentRule;
 use klaxon_core::service_rules::{SupportHours, UrgencyRule};
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
@@ -65,7 +68,12 @@ pub async fn apply(tx: &mut Tx<'_>, pending: &[Pending<'_>], now: i64) -> Result
     let parsed = parse(pending);
     let events = batch_events(pending, &parsed);
     let facts = load_facts(tx, &events, now).await?;
-    let (script, unassignable) = plan_writes(pending, &parsed, &events, &facts, now);
+    let plan = plan_batch(&events, &facts);
+    let rules = match &plan {
+        Some(plan) => super::notifications::load_rules(tx, &plan.paging).await?,
+        None => Vec::new(),
+    };
+    let (script, unassignable) = plan_writes(pending, &parsed, &events, plan, &rules, now);
     script.run(tx).await?;
     Ok(unassignable)
 }
@@ -114,22 +122,29 @@ pub fn batch_events<'a>(pending: &[Pending<'a>], parsed: &'a Parsed<'_>) -> Vec<
         .collect()
 }
 
-/// Plans the batch against its facts and answers every write: the plan's, and the inbox rows stamped with
-/// each event's outcome.
+/// Plans the batch's alert events against their facts (`None` when it has none).
+pub fn plan_batch(events: &[BatchEvent<'_>], facts: &Facts) -> Option<Plan> {
+    (!events.is_empty()).then(|| klaxon_core::alert_batch::plan(events, facts, RandomIds))
+}
+
+/// Answers every write of a planned batch: the plan's (with the intents of whom it pages, by `rules`, read
+/// with `notifications::rules_query` for the plan's paged users), and the inbox rows stamped with each
+/// event's outcome.
 pub fn plan_writes(
     pending: &[Pending<'_>],
     parsed: &Parsed<'_>,
     events: &[BatchEvent<'_>],
-    facts: &Facts,
+    plan: Option<Plan>,
+    rules: &[AssignmentRule],
     now: i64,
 ) -> (Script, u64) {
     let mut outcomes_by_index = parsed.outcomes.clone();
     let mut script = Script::default();
     let mut unassignable = 0;
-    if !events.is_empty() {
-        let mut plan = klaxon_core::alert_batch::plan(events, facts, RandomIds);
+    if let Some(mut plan) = plan {
         unassignable = plan.unassignable as u64;
         write_plan(&mut script, events, &mut plan);
+        super::notifications::write_paging(&mut script, &plan.paging, rules);
         for ((i, _), outcome) in parsed.events.iter().zip(plan.outcomes) {
             outcomes_by_index[*i] = Some(outcome);
         }
@@ -191,7 +206,7 @@ fn insert_inbox(script: &mut Script, rows: &[(&Pending<'_>, Option<&String>)], n
 /// `(… , …)` over `values`, padded to a power of two by repeating the last value, so a query has a handful
 /// of shapes however many values a batch brings, and stays prepared. No values give `(NULL)`, which matches
 /// nothing.
-fn push_in_list<'a>(b: &mut RowBuilder<'_>, values: impl IntoIterator<Item = &'a str>) {
+pub(super) fn push_in_list<'a>(b: &mut RowBuilder<'_>, values: impl IntoIterator<Item = &'a str>) {
     let values: Vec<&str> = values.into_iter().collect();
     if values.is_empty() {
         b.push("(NULL)");
@@ -486,7 +501,7 @@ async fn load_facts(tx: &mut Tx<'_>, events: &[BatchEvent<'_>], now: i64) -> Res
 }
 
 /// Runs a one-row [`Statement`] through sqlx, kept prepared (its IN lists are padded to a few shapes).
-async fn fetch_all<T>(tx: &mut Tx<'_>, statement: &Statement) -> Result<Vec<T>>
+pub(super) async fn fetch_all<T>(tx: &mut Tx<'_>, statement: &Statement) -> Result<Vec<T>>
 where
     T: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
 {

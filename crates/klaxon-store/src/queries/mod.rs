@@ -26,6 +26,7 @@ pub mod log_entries;
 pub mod maintenance_windows;
 pub mod meta;
 pub mod notification_rules;
+pub mod notifications;
 pub mod oncalls;
 pub mod priorities;
 pub mod schedules;

@@ -166,6 +166,7 @@ async fn a_trigger_opens_an_assigned_incident_with_its_alert_and_log_entries() {
         vec![
             ("trigger_log_entry".to_string(), Some("integration_reference".to_string())),
             ("assign_log_entry".to_string(), Some("service_reference".to_string())),
+            ("notify_log_entry".to_string(), None),
         ]
     );
     let alerts = server.store.events_alerts_of_integration(&seeded.integration_id).await.unwrap();

@@ -355,8 +355,11 @@ async fn the_timeline_lists_newest_first_with_agents_and_channels() {
     let (status, body) = server.get(&format!("/incidents/{id}/log_entries")).await;
     assert_eq!(status, 200);
     let types: Vec<_> = body["log_entries"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["resolve_log_entry", "acknowledge_log_entry", "assign_log_entry", "trigger_log_entry"]);
-    let trigger = &body["log_entries"][3];
+    assert_eq!(
+        types,
+        ["resolve_log_entry", "acknowledge_log_entry", "notify_log_entry", "assign_log_entry", "trigger_log_entry"]
+    );
+    let trigger = &body["log_entries"][4];
     assert_eq!(trigger["agent"]["id"], server.owner_id.as_str());
     assert_eq!(trigger["channel"]["type"], "api");
     let (status, one) = server.get(&format!("/log_entries/{}", trigger["id"].as_str().unwrap())).await;

@@ -22,6 +22,7 @@ mod incident_rules;
 mod incidents;
 mod jobs;
 mod maintenance_windows;
+mod notifications;
 mod oncalls;
 mod races;
 mod schedules;
