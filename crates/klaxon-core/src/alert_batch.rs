@@ -801,10 +801,15 @@ impl<I: IdSource> Planner<'_, I> {
     fn paging(slot: &IncidentSlot) -> Option<IncidentPaging> {
         let inc = &slot.state;
         let (level, loops) = (inc.escalation_level, inc.escalation_loops);
-        let before =
-            Paging { status: slot.initial_status, assignees: &[], escalation_level: level, escalation_loops: loops };
+        let before = Paging {
+            status: slot.initial_status,
+            assignees: &[],
+            escalation_level: level,
+            escalation_loops: loops,
+            assigned: false,
+        };
         let assignees: &[String] = if slot.planned.is_some() { &inc.assignees } else { &[] };
-        let after = Paging { status: inc.status, assignees, escalation_level: level, escalation_loops: loops };
+        let after = Paging { status: inc.status, assignees, assigned: slot.planned.is_some(), ..before.clone() };
         let mut change = notification::paging(&before, &after);
         // A new incident has no intents to stop yet.
         if slot.planned.is_some() {

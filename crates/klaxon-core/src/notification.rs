@@ -6,10 +6,11 @@
 //! - [`paging`] decides, from an incident before and after a change, which users start being paged and
 //!   whose pending intents stop (those not yet due: one already due is the delivery engine's).
 //!   Acknowledging or resolving stops every pending intent of the incident.
-//!   A triggered incident pages each user who became one of its assignees; an escalation step (the level
-//!   or the loop count moved) or a return to triggered (an acknowledgement timed out, a snooze ended)
+//!   A triggered incident pages each user who became one of its assignees; an escalation step (assignees
+//!   set as the level or the loop count moved) or a return to triggered (an acknowledgement timed out, a snooze ended)
 //!   starts paging every assignee afresh, so a loop back to the same user pages them again; a user who
-//!   is no longer assigned stops being paged. Changing only the urgency pages nobody anew.
+//!   is no longer assigned stops being paged. Exhausting the escalation path (the incident stays with its
+//!   assignees) and changing only the urgency page nobody anew.
 //! - [`intents`] expands paged users into intents by their assignment notification rules: the rules of
 //!   the incident's urgency, each due `start_delay_in_minutes` after the change.
 
@@ -145,6 +146,9 @@ pub struct Paging<'a> {
     pub assignees: &'a [String],
     pub escalation_level: i32,
     pub escalation_loops: i32,
+    /// After a change: whether it set the assignees (an escalation to a level does; exhausting the path
+    /// does not).
+    pub assigned: bool,
 }
 
 impl<'a> Paging<'a> {
@@ -155,6 +159,7 @@ impl<'a> Paging<'a> {
             assignees: &state.assignees,
             escalation_level: state.escalation_level,
             escalation_loops: state.escalation_loops,
+            assigned: false,
         }
     }
 
@@ -165,6 +170,7 @@ impl<'a> Paging<'a> {
             assignees: effects.assignees.as_deref().unwrap_or(&state.assignees),
             escalation_level: effects.escalation_level.unwrap_or(state.escalation_level),
             escalation_loops: effects.escalation_loops.unwrap_or(state.escalation_loops),
+            assigned: effects.assignees.is_some(),
         }
     }
 }
@@ -215,9 +221,9 @@ pub fn paging(before: &Paging<'_>, after: &Paging<'_>) -> PagingChange {
         };
         return PagingChange { page: vec![], stop };
     }
-    let restarted = before.status != Status::Triggered
-        || before.escalation_level != after.escalation_level
-        || before.escalation_loops != after.escalation_loops;
+    let escalated = after.assigned
+        && (before.escalation_level != after.escalation_level || before.escalation_loops != after.escalation_loops);
+    let restarted = before.status != Status::Triggered || escalated;
     if restarted {
         return PagingChange { page: after.assignees.to_vec(), stop: Stop::Everyone };
     }

@@ -5,7 +5,12 @@ fn users(names: &[&str]) -> Vec<String> {
 }
 
 fn state(status: Status, assignees: &[String], level: i32, loops: i32) -> Paging<'_> {
-    Paging { status, assignees, escalation_level: level, escalation_loops: loops }
+    Paging { status, assignees, escalation_level: level, escalation_loops: loops, assigned: false }
+}
+
+/// After a change that set the assignees.
+fn assigned(status: Status, assignees: &[String], level: i32, loops: i32) -> Paging<'_> {
+    Paging { assigned: true, ..state(status, assignees, level, loops) }
 }
 
 fn rule(id: &str, user: &str, delay: i64, urgency: Urgency) -> AssignmentRule {
@@ -24,7 +29,7 @@ fn rule(id: &str, user: &str, delay: i64, urgency: Urgency) -> AssignmentRule {
 #[test]
 fn a_new_incident_pages_every_first_assignee() {
     let (none, ab) = (users(&[]), users(&["a", "b"]));
-    let change = paging(&state(Status::Triggered, &none, 1, 0), &state(Status::Triggered, &ab, 1, 0));
+    let change = paging(&state(Status::Triggered, &none, 1, 0), &assigned(Status::Triggered, &ab, 1, 0));
     assert_eq!(change, PagingChange { page: ab.clone(), stop: Stop::Nobody });
 }
 
@@ -46,15 +51,22 @@ fn resolving_stops_every_pending_intent() {
 #[test]
 fn an_escalation_step_pages_the_new_level_and_stops_the_old_one() {
     let (a, b) = (users(&["a"]), users(&["b"]));
-    let change = paging(&state(Status::Triggered, &a, 1, 0), &state(Status::Triggered, &b, 2, 0));
+    let change = paging(&state(Status::Triggered, &a, 1, 0), &assigned(Status::Triggered, &b, 2, 0));
     assert_eq!(change, PagingChange { page: b, stop: Stop::Everyone });
 }
 
 #[test]
 fn a_loop_back_to_the_same_user_pages_them_again() {
     let a = users(&["a"]);
-    let change = paging(&state(Status::Triggered, &a, 1, 0), &state(Status::Triggered, &a, 1, 1));
+    let change = paging(&state(Status::Triggered, &a, 1, 0), &assigned(Status::Triggered, &a, 1, 1));
     assert_eq!(change, PagingChange { page: a, stop: Stop::Everyone });
+}
+
+#[test]
+fn exhausting_the_escalation_path_pages_nobody_again() {
+    let b = users(&["b"]);
+    let change = paging(&state(Status::Triggered, &b, 2, 1), &state(Status::Triggered, &b, 2, 2));
+    assert!(change.is_empty());
 }
 
 #[test]
@@ -67,7 +79,7 @@ fn an_acknowledgement_timing_out_pages_every_assignee_again() {
 #[test]
 fn reassigning_pages_only_the_newcomers_and_stops_those_who_left() {
     let (ab, bc) = (users(&["a", "b"]), users(&["b", "c"]));
-    let change = paging(&state(Status::Triggered, &ab, 1, 0), &state(Status::Triggered, &bc, 1, 0));
+    let change = paging(&state(Status::Triggered, &ab, 1, 0), &assigned(Status::Triggered, &bc, 1, 0));
     assert_eq!(change, PagingChange { page: users(&["c"]), stop: Stop::Users(users(&["a"])) });
 }
 

@@ -30,3 +30,4 @@ mod services;
 mod teams;
 mod timers;
 mod users;
+mod virtual_week;
