@@ -26,7 +26,7 @@ fn local(date_time: &str) -> Timestamp {
 
 /// Who the rotation puts on call at `at`: turn k (negative before the virtual start) starts at 09:00
 /// Berlin on 23 March + k calendar days.
-fn rotation_user<'a>(users: &'a [String; 3], at: Timestamp) -> &'a str {
+fn rotation_user(users: &[String; 3], at: Timestamp) -> &str {
     let first: DateTime = "2026-03-23T09:00".parse().unwrap();
     let now = berlin().to_datetime(at);
     let mut turn = -7i64;
