@@ -10,6 +10,7 @@ pub mod escalation_policies;
 pub mod ical;
 pub mod incidents;
 pub mod maintenance_windows;
+pub mod oncall_handoff_rules;
 pub mod oncalls;
 pub mod priorities;
 pub mod schedules;
