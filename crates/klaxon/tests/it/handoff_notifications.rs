@@ -422,3 +422,21 @@ async fn an_override_placed_before_the_scan_decides_who_is_notified() {
     assert_eq!(seen(&server, &cat).await, [(NotificationKind::OncallHandoff, handoff, handoff - 15 * MIN)]);
     assert!(intents(&server, &bob).await.is_empty(), "bob is not on call this Sunday");
 }
+
+#[tokio::test]
+async fn a_deleted_users_rules_do_not_fire() {
+    let server = start().await;
+    let (ann, ann_email) = user(&server, "ann").await;
+    let (bob, bob_email) = user(&server, "bob").await;
+    let schedule = berlin_rotation(&server, &[&ann, &bob]).await;
+    policy_with_service(&server, "Mornings", &schedule).await;
+    add_rule(&server, &ann, &ann_email, 0, "both").await;
+    add_rule(&server, &bob, &bob_email, 0, "both").await;
+    // The REST API refuses to delete a user still in a rotation; the row is marked deleted directly, so
+    // that bob stays on the schedule and only the scan's own rule (live users only) keeps him silent.
+    let sql = format!("UPDATE users SET deleted_at = {} WHERE id = '{bob}'", server.app.now_ms());
+    klaxon_store::testing::fixture_execute(&server.store, &sql).await.unwrap();
+    scan_at(&server, ms(HANDOFF) - 30_000).await;
+    assert_eq!(intents(&server, &ann).await.len(), 1, "ann, alive, is told she goes off call");
+    assert!(intents(&server, &bob).await.is_empty());
+}
