@@ -62,6 +62,24 @@ async fn berlin_rotation(server: &TestServer, users: &[&str]) -> String {
     body["schedule"]["id"].as_str().unwrap().to_string()
 }
 
+/// ann and bob in [`berlin_rotation`], on a server started at [`START`].
+struct Rotation {
+    server: TestServer,
+    ann: String,
+    ann_email: String,
+    bob: String,
+    bob_email: String,
+    schedule: String,
+}
+
+async fn rotation() -> Rotation {
+    let server = start().await;
+    let (ann, ann_email) = user(&server, "ann").await;
+    let (bob, bob_email) = user(&server, "bob").await;
+    let schedule = berlin_rotation(&server, &[&ann, &bob]).await;
+    Rotation { server, ann, ann_email, bob, bob_email, schedule }
+}
+
 /// A policy whose one level is `schedule`, and a service using it (so `if_has_services` notifies).
 async fn policy_with_service(server: &TestServer, name: &str, schedule: &str) -> String {
     let policy = create_policy(server, name, &[json!([{"id": schedule, "type": "schedule_reference"}])]).await;
@@ -292,10 +310,7 @@ async fn the_server_keeps_one_scan_job_in_its_own_queue_rescheduled_a_minute_aft
 
 #[tokio::test]
 async fn intents_are_recorded_before_a_daily_09_00_berlin_handoff_for_the_outgoing_and_the_incoming_user() {
-    let server = start().await;
-    let (ann, ann_email) = user(&server, "ann").await;
-    let (bob, bob_email) = user(&server, "bob").await;
-    let schedule = berlin_rotation(&server, &[&ann, &bob]).await;
+    let Rotation { server, ann, ann_email, bob, bob_email, schedule } = rotation().await;
     let policy = policy_with_service(&server, "Mornings", &schedule).await;
     let ann_rule = add_rule(&server, &ann, &ann_email, 15, "both").await;
     let bob_rule = add_rule(&server, &bob, &bob_email, 15, "both").await;
@@ -328,10 +343,7 @@ async fn intents_are_recorded_before_a_daily_09_00_berlin_handoff_for_the_outgoi
 
 #[tokio::test]
 async fn handoff_type_chooses_which_handoffs_a_rule_notifies_about() {
-    let server = start().await;
-    let (ann, ann_email) = user(&server, "ann").await;
-    let (bob, bob_email) = user(&server, "bob").await;
-    let schedule = berlin_rotation(&server, &[&ann, &bob]).await;
+    let Rotation { server, ann, ann_email, bob, bob_email, schedule } = rotation().await;
     policy_with_service(&server, "Mornings", &schedule).await;
     // ann goes off call at the handoff, bob on call.
     add_rule(&server, &ann, &ann_email, 0, "oncall").await;
@@ -348,10 +360,7 @@ async fn handoff_type_chooses_which_handoffs_a_rule_notifies_about() {
 
 #[tokio::test]
 async fn a_policy_without_services_notifies_only_when_set_to_always() {
-    let server = start().await;
-    let (ann, ann_email) = user(&server, "ann").await;
-    let (bob, _) = user(&server, "bob").await;
-    let schedule = berlin_rotation(&server, &[&ann, &bob]).await;
+    let Rotation { server, ann, ann_email, schedule, .. } = rotation().await;
     let idle = create_policy(&server, "Idle", &[json!([{"id": schedule, "type": "schedule_reference"}])]).await;
     let path = format!("/escalation_policies/{idle}");
     let (_, got) = server.get(&path).await;
@@ -370,10 +379,7 @@ async fn a_policy_without_services_notifies_only_when_set_to_always() {
 
 #[tokio::test]
 async fn a_rescan_on_the_same_or_another_node_records_nothing_twice() {
-    let server = start().await;
-    let (ann, ann_email) = user(&server, "ann").await;
-    let (bob, bob_email) = user(&server, "bob").await;
-    let schedule = berlin_rotation(&server, &[&ann, &bob]).await;
+    let Rotation { server, ann, ann_email, bob, bob_email, schedule } = rotation().await;
     // Two policies on the same schedule: one intent per policy, each recorded once.
     policy_with_service(&server, "Mornings", &schedule).await;
     policy_with_service(&server, "Mornings too", &schedule).await;
@@ -401,11 +407,8 @@ async fn a_rescan_on_the_same_or_another_node_records_nothing_twice() {
 
 #[tokio::test]
 async fn an_override_placed_before_the_scan_decides_who_is_notified() {
-    let server = start().await;
-    let (ann, ann_email) = user(&server, "ann").await;
-    let (bob, bob_email) = user(&server, "bob").await;
+    let Rotation { server, ann, ann_email, bob, bob_email, schedule } = rotation().await;
     let (cat, cat_email) = user(&server, "cat").await;
-    let schedule = berlin_rotation(&server, &[&ann, &bob]).await;
     policy_with_service(&server, "Mornings", &schedule).await;
     for (user, method) in [(&ann, &ann_email), (&bob, &bob_email), (&cat, &cat_email)] {
         add_rule(&server, user, method, 15, "both").await;
@@ -425,10 +428,7 @@ async fn an_override_placed_before_the_scan_decides_who_is_notified() {
 
 #[tokio::test]
 async fn a_deleted_users_rules_do_not_fire() {
-    let server = start().await;
-    let (ann, ann_email) = user(&server, "ann").await;
-    let (bob, bob_email) = user(&server, "bob").await;
-    let schedule = berlin_rotation(&server, &[&ann, &bob]).await;
+    let Rotation { server, ann, ann_email, bob, bob_email, schedule } = rotation().await;
     policy_with_service(&server, "Mornings", &schedule).await;
     add_rule(&server, &ann, &ann_email, 0, "both").await;
     add_rule(&server, &bob, &bob_email, 0, "both").await;
