@@ -10,6 +10,7 @@ pub mod clock;
 pub mod command;
 pub mod escalation;
 pub mod events;
+pub mod handoff;
 pub mod incident;
 pub mod jobs;
 pub mod log_entry;

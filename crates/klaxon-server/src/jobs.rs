@@ -220,7 +220,8 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 }
 
 impl JobRunner {
-    /// A runner with the built-in kinds (the incident timers), the `default` queue and a random node id.
+    /// A runner with the built-in kinds (the incident timers, the handoff scan), the `default` queue and a
+    /// random node id.
     pub fn new() -> Self {
         use rand::Rng;
         let suffix: u64 = rand::rng().random();
@@ -240,6 +241,7 @@ impl JobRunner {
         };
         runner.ensure_queue(DEFAULT_QUEUE);
         crate::timers::register_kinds(&runner);
+        crate::handoffs::register_kinds(&runner);
         runner
     }
 

@@ -12,6 +12,8 @@
 //!   the router or on each other.
 //! - [`router`] builds the axum router and the OpenAPI document (`/openapi.json`) from the handlers;
 //!   [`server`] starts the background workers and serves with graceful shutdown.
+//! - Job kinds with their handlers: [`timers`] (the incident timers) and [`handoffs`] (the on-call
+//!   handoff scan), registered by [`jobs`]' runner.
 //!
 //! `tests/layers.rs` checks that the arrows point one way.
 
@@ -21,6 +23,7 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod handoffs;
 pub mod health;
 pub mod jobs;
 pub mod metrics;

@@ -51,6 +51,7 @@ pub fn openapi_router() -> OpenApiRouter<App> {
         .merge(api::incidents::routes())
         .merge(api::priorities::routes())
         .merge(api::users::routes())
+        .merge(api::oncall_handoff_rules::routes())
         .merge(api::teams::routes())
         .merge(api::escalation_policies::routes())
         .merge(api::schedules::routes())

@@ -5,12 +5,16 @@ use std::future::Future;
 use tokio::net::TcpListener;
 
 /// Serves until `shutdown` resolves: stops accepting, finishes in-flight requests, stops background
-/// workers, then closes the database.
+/// workers, then closes the database. First schedules the on-call handoff scan to run at once.
 pub async fn serve(
     app: App,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // The handoff scan exists (and runs now) on every start: a fresh database, or one whose scan failed for good.
+    if let Err(error) = crate::handoffs::ensure_scan(&app).await {
+        tracing::warn!(%error, "scheduling the on-call handoff scan failed; handoff notifications wait for a restart");
+    }
     let workers = spawn_workers(&app);
     let token = app.shutdown.clone();
     let router = crate::router::router(app.clone());

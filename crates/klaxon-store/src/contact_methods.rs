@@ -60,7 +60,7 @@ impl Store {
         dispatch!(self, p => q::contact_methods::update(p, user_id, id, fields))
     }
 
-    /// Deletes a contact method and the notification rules that use it, atomically.
+    /// Deletes a contact method and the notification rules and on-call handoff rules that use it, atomically.
     pub async fn delete_contact_method(&self, user_id: &str, id: &str) -> Result<()> {
         dispatch!(self, p => q::contact_methods::delete(p, user_id, id))
     }

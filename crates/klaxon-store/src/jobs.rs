@@ -113,7 +113,7 @@ impl JobSpec {
     }
 }
 
-/// Job kinds the incident timers use, their queue and their subject.
+/// Job kinds the incident timers and the handoff scan use, their queues and their subject.
 pub mod kinds {
     /// An acknowledged incident returns to triggered when its service's acknowledgement timeout passes.
     pub const ACK_TIMEOUT: &str = "incident.ack_timeout";
@@ -124,6 +124,14 @@ pub mod kinds {
     /// The queue of the incident timers (the escalation step included).
     pub const INCIDENT_TIMERS_QUEUE: &str = "incident_timers";
 
+    /// The on-call handoff scan: records the handoff notification intents due soon, then schedules
+    /// itself a minute later (one live job, under [`HANDOFF_SCAN_KEY`]).
+    pub const HANDOFF_SCAN: &str = "oncall.handoff_scan";
+    /// The unique key of the one live handoff scan.
+    pub const HANDOFF_SCAN_KEY: &str = "oncall.handoff_scan";
+    /// The handoff scan's own queue, so a slow scan never delays the incident timers.
+    pub const HANDOFF_QUEUE: &str = "oncall_handoffs";
+
     /// The subject of every job about an incident.
     pub fn incident_subject(incident_id: &str) -> String {
         format!("incident:{incident_id}")
@@ -133,6 +141,8 @@ pub mod kinds {
     pub fn queue_of(kind: &str) -> &'static str {
         if kind == ACK_TIMEOUT || kind == AUTO_RESOLVE || kind == ESCALATE {
             INCIDENT_TIMERS_QUEUE
+        } else if kind == HANDOFF_SCAN {
+            HANDOFF_QUEUE
         } else {
             super::DEFAULT_QUEUE
         }

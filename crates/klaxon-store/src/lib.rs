@@ -29,6 +29,7 @@ pub mod commands;
 pub mod contact_methods;
 pub mod escalation_policies;
 pub mod events;
+pub mod handoffs;
 pub mod incidents;
 pub mod integrations;
 pub mod jobs;

@@ -1,7 +1,8 @@
 //! Tidy check: incident state and log entries are written in one layer. Only the command layer
 //! (`queries/commands.rs`) and the events batch that applies the same rules (`queries/event_processing.rs`)
 //! write incidents, their assignments, acknowledgements and alerts; only `queries/log_entries.rs` writes log
-//! entries; only `queries/notifications.rs` writes notification intents. A new entry point therefore cannot change an incident without going through
+//! entries; only `queries/notifications.rs` writes an incident's notification intents (and `queries/handoffs.rs`
+//! records on-call handoff intents, which belong to no incident). A new entry point therefore cannot change an incident without going through
 //! `klaxon_core::command`. (Reads the sources as text; raw-row test fixtures are exempt.)
 
 use std::path::{Path, PathBuf};
@@ -33,8 +34,11 @@ const RULES: &[(&str, &[&str])] = &[
     ("INSERT INTO incident_notes", &["klaxon-store/src/queries/commands.rs"]),
     ("UPDATE alerts", &["klaxon-store/src/queries/commands.rs", "klaxon-store/src/queries/event_processing.rs"]),
     // Notification intents change with their incident (`queries/notifications.rs::write_paging`, called by
-    // both writers above).
-    ("INSERT INTO notifications", &["klaxon-store/src/queries/notifications.rs"]),
+    // both writers above); on-call handoff intents, which have no incident, are recorded by the handoff scan.
+    (
+        "INSERT INTO notifications",
+        &["klaxon-store/src/queries/notifications.rs", "klaxon-store/src/queries/handoffs.rs"],
+    ),
     ("UPDATE notifications", &["klaxon-store/src/queries/notifications.rs"]),
 ];
 

@@ -1,11 +1,13 @@
 //! Validation helpers shared by the configuration endpoints (escalation policies, services, integrations,
-//! maintenance windows): `sort_by`, reference types, team references, collected errors. The one module
+//! maintenance windows, a user's notification and handoff rules): `sort_by`, reference types, team
+//! references, collected errors, a rule's minutes and contact method. The one module
 //! under `api/` that other `api/` modules may import; their shared rendering lives in `crate::render`.
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Params, Patch};
 use crate::render::IdRef;
 use crate::state::App;
+use klaxon_core::validate::FieldError;
 
 /// `sort_by=name`, `name:asc` or `name:desc`; true for descending.
 pub fn sort_descending(params: &Params) -> ApiResult<bool> {
@@ -80,4 +82,26 @@ pub fn name_and_description(
 /// Fails with every collected problem, if any.
 pub fn check(errors: Vec<String>) -> ApiResult<()> {
     if errors.is_empty() { Ok(()) } else { Err(ApiError::invalid(errors)) }
+}
+
+/// The minutes of a user's rule (`start_delay_in_minutes`, `notify_advance_in_minutes`): required, from 0
+/// to `max`.
+pub fn rule_minutes(field: &str, value: Option<i64>, max: i64, errors: &mut Vec<FieldError>) -> Option<i32> {
+    match value {
+        None => errors.push(FieldError::new(field, "is required")),
+        Some(m) if (0..=max).contains(&m) => return i32::try_from(m).ok(),
+        Some(_) => errors.push(FieldError::new(field, format!("must be from 0 to {max}"))),
+    }
+    None
+}
+
+/// The contact method a user's rule names (`field` is `<rule>.contact_method`): required, with an id.
+pub fn rule_contact_method(field: &str, value: Option<IdRef>, errors: &mut Vec<FieldError>) -> Option<String> {
+    match value {
+        Some(r) if !r.id.trim().is_empty() => Some(r.id),
+        _ => {
+            errors.push(FieldError::new(field, "is required"));
+            None
+        }
+    }
 }

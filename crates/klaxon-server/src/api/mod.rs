@@ -11,6 +11,7 @@ pub mod ical;
 pub mod incidents;
 pub mod maintenance_windows;
 pub mod notifications;
+pub mod oncall_handoff_rules;
 pub mod oncalls;
 pub mod priorities;
 pub mod schedules;

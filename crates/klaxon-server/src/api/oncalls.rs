@@ -20,14 +20,16 @@
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Auth, Params};
 use crate::render::escalation_policies::{PolicyIncludes, render_policy};
-use crate::render::schedules::{RenderOptions, models, override_window, render_schedule, user_names_of};
+use crate::render::schedules::{
+    RenderOptions, models, oncall_policies, override_window, render_schedule, user_names_of,
+};
 use crate::render::{Pagination, to_value, user_object, user_ref};
 use crate::state::App;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use jiff::tz::TimeZone;
-use klaxon_core::oncall::{self, OnCall, Policy, Target};
+use klaxon_core::oncall::{self, OnCall};
 use klaxon_core::page::split_page;
 use klaxon_core::schedule::Window;
 use klaxon_core::time::render_in_zone;
@@ -112,30 +114,7 @@ pub async fn list_oncalls(State(app): State<App>, _auth: Auth, params: Params) -
     let reach = override_window(Window { since: window.since, until: window.until.max(window.since + 1) }, true);
     let facts = app.store.oncall_facts(&params.list("escalation_policy_ids"), reach.since, reach.until).await?;
     let models = models(&facts.schedules, &facts.overrides)?;
-    let policies: Vec<Policy<'_>> = facts
-        .policies
-        .iter()
-        .map(|p| Policy {
-            id: &p.id,
-            levels: p
-                .rules
-                .iter()
-                .map(|rule| {
-                    rule.targets
-                        .iter()
-                        .filter_map(|t| match t.target_type.as_str() {
-                            "user" => Some(Target::User { id: &t.target_id }),
-                            _ => models.get(&t.target_id).map(|(schedule, overrides)| Target::Schedule {
-                                id: &t.target_id,
-                                schedule,
-                                overrides,
-                            }),
-                        })
-                        .collect()
-                })
-                .collect(),
-        })
-        .collect();
+    let policies = oncall_policies(&facts, &models);
     let mut entries = oncall::oncalls(&policies, window);
     if earliest {
         entries = oncall::earliest(entries);

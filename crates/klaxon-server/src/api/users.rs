@@ -2,6 +2,7 @@
 //! `/users`, `/users/me`, `/users/{id}`, `/users/{id}/contact_methods[/{id}]`,
 //! `/users/{id}/notification_rules[/{id}]` (PagerDuty REST API v2 shapes).
 
+use super::config_common::{rule_contact_method, rule_minutes};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Auth, JsonBody, Params, Patch};
 use crate::render::users::{
@@ -517,24 +518,9 @@ pub struct NotificationRuleBody {
 
 fn rule_fields(input: NotificationRuleInput) -> ApiResult<NotificationRuleFields> {
     let mut errors = Vec::new();
-    let delay = match input.start_delay_in_minutes {
-        None => {
-            errors.push(FieldError::new("notification_rule.start_delay_in_minutes", "is required"));
-            None
-        }
-        Some(d) if !(0..=10080).contains(&d) => {
-            errors.push(FieldError::new("notification_rule.start_delay_in_minutes", "must be from 0 to 10080"));
-            None
-        }
-        Some(d) => Some(d as i32),
-    };
-    let contact_method = match input.contact_method {
-        Some(r) if !r.id.trim().is_empty() => Some(r.id),
-        _ => {
-            errors.push(FieldError::new("notification_rule.contact_method", "is required"));
-            None
-        }
-    };
+    let delay =
+        rule_minutes("notification_rule.start_delay_in_minutes", input.start_delay_in_minutes, 10080, &mut errors);
+    let contact_method = rule_contact_method("notification_rule.contact_method", input.contact_method, &mut errors);
     let urgency = match input.urgency.as_deref().unwrap_or("high") {
         u @ ("high" | "low") => Some(u.to_string()),
         _ => {

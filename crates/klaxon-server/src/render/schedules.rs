@@ -7,8 +7,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::render::{Reference, team_object, team_ref, to_value, user_ref};
 use crate::state::App;
 use jiff::tz::TimeZone;
+use klaxon_core::oncall::{Policy, Target};
 use klaxon_core::schedule::{self as rules, Layer, Override, Window};
 use klaxon_core::time::render_in_zone;
+use klaxon_store::oncalls::OncallFacts;
 use klaxon_store::schedules::{OverrideRow, RestrictionRow, Schedule};
 use serde::Serialize;
 use serde_json::Value;
@@ -357,6 +359,39 @@ pub fn models(
         out.insert(s.row.id.clone(), (model(s)?, core_overrides(&mine)));
     }
     Ok(out)
+}
+
+/// The on-call facts' policies as the core's model (`klaxon_core::oncall`): each level's targets in
+/// order, users directly, schedules with their overrides from `models` (a schedule that is gone is left
+/// out). `GET /oncalls` and the handoff scan read policies this one way.
+pub fn oncall_policies<'a>(
+    facts: &'a OncallFacts,
+    models: &'a HashMap<String, (rules::Schedule, Vec<Override>)>,
+) -> Vec<Policy<'a>> {
+    facts
+        .policies
+        .iter()
+        .map(|p| Policy {
+            id: &p.id,
+            levels: p
+                .rules
+                .iter()
+                .map(|rule| {
+                    rule.targets
+                        .iter()
+                        .filter_map(|t| match t.target_type.as_str() {
+                            "user" => Some(Target::User { id: &t.target_id }),
+                            _ => models.get(&t.target_id).map(|(schedule, overrides)| Target::Schedule {
+                                id: &t.target_id,
+                                schedule,
+                                overrides,
+                            }),
+                        })
+                        .collect()
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// Names of every user the schedules and overrides mention (deleted users included).

@@ -230,19 +230,24 @@ pub fn rule_reference(app: &App, rule: &NotificationRuleRow, methods: &[ContactM
     r
 }
 
+/// The contact method `id` of a rule: a reference, or the full contact method when `full`; a bare
+/// reference when it is not among `methods` (the user's).
+pub fn contact_method_of(app: &App, methods: &[ContactMethodRow], id: &str, full: bool) -> Value {
+    match methods.iter().find(|m| m.id == id) {
+        Some(m) if full => serde_json::to_value(render_contact_method(app, m.clone())),
+        Some(m) => serde_json::to_value(contact_method_reference(app, m)),
+        None => Ok(serde_json::json!({"id": id, "type": "contact_method_reference"})),
+    }
+    .unwrap_or(Value::Null)
+}
+
 pub fn render_rule(
     app: &App,
     rule: NotificationRuleRow,
     methods: &[ContactMethodRow],
     full_contact_method: bool,
 ) -> NotificationRule {
-    let method = methods.iter().find(|m| m.id == rule.contact_method_id);
-    let contact_method = match method {
-        Some(m) if full_contact_method => serde_json::to_value(render_contact_method(app, m.clone())),
-        Some(m) => serde_json::to_value(contact_method_reference(app, m)),
-        None => Ok(serde_json::json!({"id": rule.contact_method_id, "type": "contact_method_reference"})),
-    }
-    .unwrap_or(Value::Null);
+    let contact_method = contact_method_of(app, methods, &rule.contact_method_id, full_contact_method);
     NotificationRule {
         kind: "assignment_notification_rule",
         summary: rule_summary(&rule, methods),

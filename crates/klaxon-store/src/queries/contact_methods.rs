@@ -99,11 +99,10 @@ pub async fn update(p: &Pools, user_id: &str, id: &str, fields: &ContactMethodFi
 
 pub async fn delete(p: &Pools, user_id: &str, id: &str) -> Result<()> {
     let mut tx = begin_write(p).await?;
-    sqlx::query("DELETE FROM notification_rules WHERE user_id = $1 AND contact_method_id = $2")
-        .bind(user_id)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    for rules in ["notification_rules", "oncall_handoff_notification_rules"] {
+        let sql = format!("DELETE FROM {rules} WHERE user_id = $1 AND contact_method_id = $2");
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user_id).bind(id).execute(&mut *tx).await?;
+    }
     let done = sqlx::query("DELETE FROM contact_methods WHERE user_id = $1 AND id = $2")
         .bind(user_id)
         .bind(id)

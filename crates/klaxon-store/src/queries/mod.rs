@@ -19,6 +19,7 @@ pub mod event_processing;
 pub mod events;
 #[cfg(feature = "testing")]
 pub mod fixtures;
+pub mod handoffs;
 pub mod incidents;
 pub mod integrations;
 pub mod jobs;

@@ -6,6 +6,9 @@ use crate::{Result, StoreError, ids};
 
 const COLUMNS: &str = "id, user_id, contact_method_id, start_delay_in_minutes, urgency, created_at";
 
+/// The field a foreign contact method is reported under.
+const CONTACT_METHOD_FIELD: &str = "notification_rule.contact_method.id";
+
 pub async fn for_user(p: &Pools, user_id: &str, urgency: Option<&str>) -> Result<Vec<NotificationRuleRow>> {
     let rows = match urgency {
         Some(urgency) => {
@@ -39,10 +42,12 @@ pub async fn by_id(p: &Pools, user_id: &str, id: &str) -> Result<Option<Notifica
         .await?)
 }
 
-async fn check_contact_method(
+/// Refuses (`Rejected`, naming `field`) a contact method that is not the user's.
+pub(crate) async fn check_contact_method(
     tx: &mut sqlx::Transaction<'static, Db>,
     user_id: &str,
     contact_method_id: &str,
+    field: &str,
 ) -> Result<()> {
     let found: Option<String> = sqlx::query_scalar("SELECT id FROM contact_methods WHERE user_id = $1 AND id = $2")
         .bind(user_id)
@@ -51,7 +56,7 @@ async fn check_contact_method(
         .await?;
     if found.is_none() {
         return Err(StoreError::Rejected(format!(
-            "notification_rule.contact_method.id {contact_method_id} not found among this user's contact methods"
+            "{field} {contact_method_id} not found among this user's contact methods"
         )));
     }
     Ok(())
@@ -64,7 +69,7 @@ pub async fn create(
     now: i64,
 ) -> Result<NotificationRuleRow> {
     let mut tx = begin_write(p).await?;
-    check_contact_method(&mut tx, user_id, &fields.contact_method_id).await?;
+    check_contact_method(&mut tx, user_id, &fields.contact_method_id, CONTACT_METHOD_FIELD).await?;
     let sql = format!(
         "INSERT INTO notification_rules (id, user_id, contact_method_id, start_delay_in_minutes, urgency, created_at)
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
@@ -89,7 +94,7 @@ pub async fn update(
     fields: &NotificationRuleFields,
 ) -> Result<NotificationRuleRow> {
     let mut tx = begin_write(p).await?;
-    check_contact_method(&mut tx, user_id, &fields.contact_method_id).await?;
+    check_contact_method(&mut tx, user_id, &fields.contact_method_id, CONTACT_METHOD_FIELD).await?;
     let sql = format!(
         "UPDATE notification_rules SET contact_method_id = $1, start_delay_in_minutes = $2, urgency = $3
          WHERE user_id = $4 AND id = $5 RETURNING {COLUMNS}"

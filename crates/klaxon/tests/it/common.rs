@@ -73,6 +73,8 @@ impl TestServer {
         let (_, key) = store.create_api_key(&NewApiKey::Account { read_only: false }, "test", now).await.expect("key");
         let handle = tokio::spawn(klaxon_server::serve(app.clone(), listener, std::future::pending()));
         app.jobs.started().await;
+        // The scan the server schedules at start has run before the test begins (no race with its jobs).
+        klaxon_server::jobs::run_due(&app, app.jobs.node_id()).await;
         TestServer {
             url,
             app,
@@ -237,6 +239,12 @@ impl TestServer {
     /// Runs every job due now, as this process's node (waits for a background run in flight first).
     pub async fn run_jobs(&self) -> usize {
         klaxon_server::jobs::run_due(&self.app, self.app.jobs.node_id()).await
+    }
+
+    /// The live jobs, soonest first, other than the on-call handoff scan every server keeps scheduled.
+    pub async fn pending_jobs(&self) -> Vec<klaxon_store::jobs::JobRow> {
+        let jobs = self.store.pending_jobs().await.expect("pending jobs");
+        jobs.into_iter().filter(|j| j.kind != klaxon_store::jobs::kinds::HANDOFF_SCAN).collect()
     }
 
     /// Advances the manual clock by `secs` seconds.

@@ -251,7 +251,7 @@ async fn resolve_resolves_the_alert_and_its_incident() {
     );
     let alert = &server.store.events_alerts_of_integration(&seeded.integration_id).await.unwrap()[0];
     assert_eq!(alert.status, "resolved");
-    assert!(server.store.pending_jobs().await.unwrap().is_empty(), "a resolved incident has no timers");
+    assert!(server.pending_jobs().await.is_empty(), "a resolved incident has no timers");
 }
 
 #[tokio::test]

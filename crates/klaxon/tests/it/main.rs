@@ -18,6 +18,7 @@ mod escalation_policies;
 mod events;
 mod events_durability;
 mod foundation;
+mod handoff_notifications;
 mod incident_rules;
 mod incidents;
 mod jobs;

@@ -148,7 +148,7 @@ async fn an_acknowledged_incident_also_auto_resolves() {
     server.advance_secs(3600);
     server.run_jobs().await;
     assert_eq!(status(&server, &incident).await, "resolved");
-    assert!(server.store.pending_jobs().await.unwrap().is_empty(), "the ack timer went with the resolution");
+    assert!(server.pending_jobs().await.is_empty(), "the ack timer went with the resolution");
 }
 
 #[tokio::test]
@@ -320,5 +320,5 @@ async fn resolving_through_the_events_api_finishes_the_incidents_timers_at_that_
         assert_eq!(job.finished_at, Some(server.app.now_ms()), "finished when the batch resolved it: {job:?}");
         assert_live_exactly_while_unfinished(job);
     }
-    assert!(server.store.pending_jobs().await.unwrap().is_empty());
+    assert!(server.pending_jobs().await.is_empty());
 }
