@@ -150,8 +150,9 @@ pub fn legacy_spec(kind: &str, unique_key: Option<&str>, payload: &serde_json::V
     }
 }
 
-/// The callback a runner installs to hear that a job of a queue was scheduled due now.
-pub type JobWakeup = Arc<dyn Fn(&str) + Send + Sync>;
+/// The callback a runner installs to hear that a job of a queue was committed, with its due time
+/// (`i64::MIN` for "due now"): the runner wakes the queue's task if it would otherwise look later.
+pub type JobWakeup = Arc<dyn Fn(&str, i64) + Send + Sync>;
 
 /// A PostgreSQL `LISTEN klaxon_jobs` connection: each notification names the queue of a job scheduled due
 /// now, on any node. It holds one connection of the pool while it lives.
@@ -169,8 +170,8 @@ impl JobListener {
 }
 
 impl Store {
-    /// Installs the wake-up hook (the server's job runner): called with the queue after
-    /// [`Store::schedule`] commits a job due now, and by [`Store::wake_jobs`].
+    /// Installs the wake-up hook (the server's job runner): called with the queue and due time after
+    /// [`Store::schedule`] commits a job, and by [`Store::wake_jobs`] and [`Store::wake_jobs_at`].
     pub fn set_job_wakeup(&self, hook: JobWakeup) {
         *self.job_wakeup.write().unwrap_or_else(|p| p.into_inner()) = Some(hook);
     }
@@ -178,9 +179,16 @@ impl Store {
     /// Wakes this process's runner for `queue` (after committing a transaction that scheduled a job due
     /// now through `queries::jobs`). No-op without a hook.
     pub fn wake_jobs(&self, queue: &str) {
+        self.wake_jobs_at(queue, i64::MIN);
+    }
+
+    /// Tells this process's runner that a job of `queue` due at `due_at` was committed (through
+    /// `queries::jobs`, in a transaction of the caller's): the queue's task, if it sleeps past `due_at`,
+    /// wakes and sleeps until then instead. No-op without a hook.
+    pub fn wake_jobs_at(&self, queue: &str, due_at_ms: i64) {
         let hook = self.job_wakeup.read().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(hook) = hook {
-            hook(queue);
+            hook(queue, due_at_ms);
         }
     }
 
@@ -197,7 +205,8 @@ impl Store {
     }
 
     /// Schedules a job in a transaction of its own and answers its id. With a `unique_key` that is live,
-    /// moves that job instead (same id, attempts kept). Wakes the runner when the job is due at `now`.
+    /// moves that job instead (same id, attempts kept). Tells the runner its due time after the commit
+    /// ([`Store::wake_jobs_at`]), so it starts at once when due now and on time when due soon.
     pub async fn schedule(&self, job: &JobSpec, now_ms: i64) -> Result<String> {
         let id = dispatch!(self, p => async {
             let mut tx = crate::queries_begin_write!(p)?;
@@ -205,9 +214,7 @@ impl Store {
             tx.commit().await?;
             Ok::<String, crate::StoreError>(id)
         })?;
-        if job.due_at <= now_ms {
-            self.wake_jobs(&job.queue);
-        }
+        self.wake_jobs_at(&job.queue, job.due_at);
         Ok(id)
     }
 
@@ -249,6 +256,12 @@ impl Store {
     /// lock; the ordering-key rule is left to the claim).
     pub async fn any_job_due(&self, queue: &str, now_ms: i64) -> Result<bool> {
         dispatch!(self, p => q::jobs::any_due(p, queue, now_ms))
+    }
+
+    /// When the next job of `queue` comes due: the earliest due time after `now` of its live jobs (the
+    /// runner's queue task sleeps until then, see the server's `jobs.rs`).
+    pub async fn next_job_due(&self, queue: &str, now_ms: i64) -> Result<Option<i64>> {
+        dispatch!(self, p => q::jobs::next_due_after(p, queue, now_ms))
     }
 
     /// Extends `owner`'s lease on a running job to `until`; false when the lease is no longer `owner`'s

@@ -293,3 +293,13 @@ pub async fn any_due(p: &Pools, queue: &str, now: i64) -> Result<bool> {
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now).bind(queue).fetch_optional(&p.read).await?;
     Ok(row.is_some())
 }
+
+/// The earliest due time after `now` of a live job of `queue`, if any: when the queue's next job comes
+/// due. One step of the claim index (`jobs_claim`, due times of live jobs in order) per live job due
+/// earlier in another queue, then one row read.
+pub async fn next_due_after(p: &Pools, queue: &str, now: i64) -> Result<Option<i64>> {
+    let sql = format!("SELECT due_at FROM jobs WHERE {LIVE} AND due_at > $1 AND queue = $2 ORDER BY due_at LIMIT 1");
+    let row: Option<(i64,)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now).bind(queue).fetch_optional(&p.read).await?;
+    Ok(row.map(|(due,)| due))
+}

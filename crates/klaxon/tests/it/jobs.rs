@@ -770,7 +770,8 @@ async fn the_background_worker_runs_due_jobs_without_being_asked() {
     eventually("the worker ran the job", || async { runs_of(&id) == 1 }).await;
 }
 
-/// A kind whose handler reports when it started (real time).
+/// A kind whose handler reports when it started (real time) and how late (its clock reading minus the
+/// job's due time, in ms).
 struct Timed;
 
 impl JobKind for Timed {
@@ -780,10 +781,12 @@ impl JobKind for Timed {
 }
 
 static STARTED: LazyLock<Mutex<HashMap<String, Instant>>> = LazyLock::new(Default::default);
+static LATENESS_MS: LazyLock<Mutex<HashMap<String, i64>>> = LazyLock::new(Default::default);
 
 fn register_timed(app: &App) {
-    app.jobs.register_kind::<Timed, _, _>(|_app, job: Job<Value>| async move {
+    app.jobs.register_kind::<Timed, _, _>(|app: App, job: Job<Value>| async move {
         STARTED.lock().unwrap().insert(job.id.clone(), Instant::now());
+        LATENESS_MS.lock().unwrap().insert(job.id.clone(), app.now_ms() - job.due_at);
         Ok(JobOutcome::Done)
     });
 }
@@ -842,4 +845,59 @@ async fn a_job_scheduled_on_one_postgres_node_wakes_the_worker_of_another() {
     other.shutdown.cancel();
     let _ = worker.await;
     other.store.close().await;
+}
+
+// ---- Real time: precise timers ----
+
+/// Waits (real time, bounded) for the timed job `id` to start; answers how late it started (ms).
+async fn lateness_of(id: &str) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(late) = LATENESS_MS.lock().unwrap().get(id).copied() {
+            return late;
+        }
+        assert!(Instant::now() < deadline, "the job did not start within 10 s");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The polling alone would start a job up to the poll interval (1 s) late; each must start within
+/// 150 ms of its due time (a few ms on an idle machine; the rest is margin for a loaded 2-core CI), and
+/// never before it.
+fn assert_on_time(lateness_ms: &[i64]) {
+    eprintln!("lateness after the due time (ms): {lateness_ms:?}");
+    assert!(lateness_ms.iter().all(|l| (0..150).contains(l)), "{lateness_ms:?}");
+}
+
+#[tokio::test]
+async fn a_job_due_in_300_ms_starts_within_150_ms_of_its_due_time() {
+    let server = TestServer::start().await;
+    register_timed(&server.app);
+    let mut lateness = Vec::new();
+    for round in 0..3 {
+        // Scheduled at any point of the queue task's one-second poll: it must not wait for the next poll.
+        tokio::time::sleep(Duration::from_millis(170 * round)).await;
+        let due_at = server.app.now_ms() + 300;
+        let id = schedule(&server.app, NewJob::<Timed>::new(json!({"round": round})).due_at(due_at)).await.unwrap();
+        lateness.push(lateness_of(&id).await);
+    }
+    assert_on_time(&lateness);
+}
+
+#[tokio::test]
+async fn a_job_another_process_scheduled_starts_within_150_ms_of_its_due_time() {
+    let server = TestServer::start().await;
+    register_timed(&server.app);
+    // Another process's store: no in-process wake-up, and (not due now) no NOTIFY on PostgreSQL; the
+    // queue task finds the job at its next look (within 1 s) and then sleeps until it is due.
+    let other = open_same_store(server.dir.path(), server.database_url.as_deref()).await;
+    let mut lateness = Vec::new();
+    for round in 0..3 {
+        let now = server.app.now_ms();
+        let spec = NewJob::<Timed>::new(json!({"round": round})).due_at(now + 1_500).spec(now).unwrap();
+        let id = other.schedule(&spec, now).await.unwrap();
+        lateness.push(lateness_of(&id).await);
+    }
+    other.close().await;
+    assert_on_time(&lateness);
 }
