@@ -78,7 +78,10 @@ pub async fn run_script(tx: &mut sqlx::Transaction<'_, Db>, script: q::script::S
 /// Claims up to `limit` due jobs of `queue` whose lease is free and that wait for no earlier job of their
 /// ordering key (see `queries::jobs::claim_due`). `FOR UPDATE SKIP LOCKED` lets several nodes claim at
 /// once without waiting on, or double-claiming, each other's rows; the outer conditions re-check a row
-/// that changed while this statement waited for it.
+/// that changed while this statement waited for it. The rows are picked once, in a materialized CTE: as
+/// a `WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)` subquery, PostgreSQL may run the pick again
+/// while re-checking a row a concurrent claim changed, and then claimed more than `limit` jobs (seen
+/// under load: three jobs of a queue of concurrency 1 claimed by one claim of limit 1).
 pub async fn claim_due_jobs(
     tx: &mut sqlx::Transaction<'static, Db>,
     queue: &str,
@@ -88,15 +91,17 @@ pub async fn claim_due_jobs(
     limit: i64,
 ) -> Result<Vec<crate::jobs::JobRow>> {
     let sql = format!(
-        "UPDATE jobs SET status = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1
-         WHERE id IN (SELECT j.id FROM jobs j
-                      WHERE j.queue = $5 AND j.finished_at IS NULL AND j.due_at <= $3
-                        AND (j.lease_until IS NULL OR j.lease_until < $3)
-                        AND (j.ordering_key IS NULL OR NOT EXISTS (
-                              SELECT 1 FROM jobs e WHERE e.ordering_key = j.ordering_key AND e.seq < j.seq
-                                AND e.finished_at IS NULL))
-                      ORDER BY j.due_at, j.seq LIMIT $4 FOR UPDATE OF j SKIP LOCKED)
-           AND finished_at IS NULL AND due_at <= $3
+        "WITH picked AS MATERIALIZED (
+             SELECT j.id AS picked_id FROM jobs j
+             WHERE j.queue = $5 AND j.finished_at IS NULL AND j.due_at <= $3
+               AND (j.lease_until IS NULL OR j.lease_until < $3)
+               AND (j.ordering_key IS NULL OR NOT EXISTS (
+                     SELECT 1 FROM jobs e WHERE e.ordering_key = j.ordering_key AND e.seq < j.seq
+                       AND e.finished_at IS NULL))
+             ORDER BY j.due_at, j.seq LIMIT $4 FOR UPDATE OF j SKIP LOCKED)
+         UPDATE jobs SET status = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1
+         FROM picked
+         WHERE id = picked_id AND finished_at IS NULL AND due_at <= $3
            AND (lease_until IS NULL OR lease_until < $3)
          RETURNING {}",
         q::jobs::COLUMNS
