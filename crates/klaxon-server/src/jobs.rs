@@ -16,10 +16,14 @@
 //!   the kinds it registered.
 //! - **Leases.** A claimed job is `running`, leased to this node for [`LEASE_MS`] of clock time; while its
 //!   handler runs, the lease is renewed every [`RENEW_EVERY`]. A node that dies leaves its leases to
-//!   expire, and another node runs the job within `LEASE_MS` plus a poll. A SQLite server starting on its
-//!   data directory releases every `running` lease at once (`Store::release_all_job_leases`): a SQLite
-//!   database belongs to one server process, so any lease found at start belonged to a process that is
-//!   gone. That is safe for SQLite only; on PostgreSQL other live nodes hold leases.
+//!   expire, and another node runs the job within `LEASE_MS` plus a poll. A server starting releases at
+//!   once the leases of processes that are gone (`Store::release_gone_job_leases`), so a job a killed
+//!   server held runs as soon as it is restarted: on SQLite every `running` lease (a SQLite database
+//!   belongs to one server process, so any lease found at start belonged to a process that is gone); on
+//!   PostgreSQL the leases of nodes that hold no node lock, a session advisory lock each node's worker
+//!   takes first and keeps while it runs (`Store::join_job_nodes`). Live nodes' leases are kept. A node
+//!   whose lock connection was lost looks gone to a node starting meanwhile, which then takes its leases
+//!   over: its handlers lose their lease (and a `finish_in_tx` effect is not applied twice).
 //! - **Attempts.** The claim writes each attempt's row (node, start) before the handler runs; its end is
 //!   written when the attempt ends (`Store::job_attempts` lists them). Handlers that complete their job in
 //!   the transaction of their effect (`queries::jobs::finish_in_tx`, as the timers do) leave nothing for
@@ -584,19 +588,25 @@ pub async fn clean_up(app: &App) -> Result<(u64, u64), BoxError> {
         .await?)
 }
 
-/// The background worker, until `app.shutdown`: on SQLite first takes over every lease left by the
-/// previous process; then one task per queue (started as queues appear), the PostgreSQL listener that
-/// wakes them, and the retention cleanup. [`JobRunner::started`] resolves once the takeover is done and
-/// the listener listens.
+/// The background worker, until `app.shutdown`: first marks this node alive (PostgreSQL) and takes over
+/// the leases of processes that are gone; then one task per queue (started as queues appear), the
+/// PostgreSQL listener that wakes them, and the retention cleanup. [`JobRunner::started`] resolves once
+/// the takeover is done and the listener listens.
 pub fn spawn_worker(app: &App) -> tokio::task::JoinHandle<()> {
     let app = app.clone();
     tokio::spawn(async move {
-        if app.store.kind() == klaxon_store::BackendKind::Sqlite {
-            match app.store.release_all_job_leases(app.jobs.node_id(), app.now_ms()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(jobs = n, "took over the job leases of the previous process"),
-                Err(error) => tracing::warn!(%error, "releasing the previous process's job leases failed"),
+        // Alive before claiming anything, so a node starting later keeps this node's leases.
+        let node = match app.store.join_job_nodes(app.jobs.node_id()).await {
+            Ok(node) => Some(node),
+            Err(error) => {
+                tracing::warn!(%error, "marking this job node alive failed; a node starting meanwhile may take its leases over");
+                None
             }
+        };
+        match app.store.release_gone_job_leases(app.jobs.node_id(), app.now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(jobs = n, "took over the job leases of processes that are gone"),
+            Err(error) => tracing::warn!(%error, "releasing the job leases of processes that are gone failed"),
         }
         let listener = match app.store.listen_for_jobs().await {
             Ok(listener) => listener,
@@ -627,6 +637,9 @@ pub fn spawn_worker(app: &App) -> tokio::task::JoinHandle<()> {
             }
         }
         while tasks.join_next().await.is_some() {}
+        if let Some(node) = node {
+            node.leave().await;
+        }
     })
 }
 

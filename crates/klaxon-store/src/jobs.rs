@@ -22,7 +22,8 @@
 //!
 //! Claiming takes a short lease and counts the attempt, and writes the attempt's row in `job_attempts`
 //! (node, start) in the same committed transaction, before any handler runs; the end (outcome, error) is
-//! filled when the attempt ends. A job whose worker died is claimed again once its lease expires (its open
+//! filled when the attempt ends. A job whose worker died is claimed again once its lease expires, or at
+//! once when a server starts and finds its owner gone ([`Store::release_gone_job_leases`]; its open
 //! attempt is closed as `abandoned`), so handlers re-check state. A handler that applies its effect in a
 //! transaction finishes the job in that same transaction with `queries::jobs::finish_in_tx`, which
 //! succeeds only while its owner holds the lease.
@@ -157,6 +158,19 @@ pub type JobWakeup = Arc<dyn Fn(&str, i64) + Send + Sync>;
 /// A PostgreSQL `LISTEN klaxon_jobs` connection: each notification names the queue of a job scheduled due
 /// now, on any node. It holds one connection of the pool while it lives.
 pub struct JobListener(sqlx::postgres::PgListener);
+
+/// A job-runner node's presence ([`Store::join_job_nodes`]): on PostgreSQL the connection holding the
+/// node's lock. Keep it while the node runs jobs; [`JobNode::leave`] (or dropping it) ends it.
+pub struct JobNode(Option<sqlx::postgres::PgConnection>);
+
+impl JobNode {
+    /// Ends the presence at once (closes the connection, releasing its lock).
+    pub async fn leave(self) {
+        if let Some(connection) = self.0 {
+            let _ = sqlx::Connection::close(connection).await;
+        }
+    }
+}
 
 /// The notification channel of job wake-ups on PostgreSQL.
 pub const NOTIFY_CHANNEL: &str = "klaxon_jobs";
@@ -310,13 +324,25 @@ impl Store {
         })
     }
 
-    /// Releases every `running` lease not held by `own_owner` (the starting runner itself): the jobs are
-    /// due again at once (status `retrying`) and their open attempts are closed as `abandoned`. Only for a
-    /// SQLite server at start: one process owns a SQLite data directory, so every lease found at start was
-    /// held by a process that is gone. (On PostgreSQL other nodes hold live leases; they expire instead.)
-    /// Answers how many.
-    pub async fn release_all_job_leases(&self, own_owner: &str, now_ms: i64) -> Result<u64> {
-        dispatch!(self, p => q::jobs::release_all_leases(p, own_owner, now_ms))
+    /// Marks this node (`node`, its lease-owner id) alive for as long as the answer is kept: on
+    /// PostgreSQL a session advisory lock on a connection of its own, which a node starting later reads
+    /// ([`Store::release_gone_job_leases`]); the process dying releases it. Nothing on SQLite.
+    pub async fn join_job_nodes(&self, node: &str) -> Result<JobNode> {
+        match &*self.backend {
+            crate::Backend::Sqlite(_) => Ok(JobNode(None)),
+            crate::Backend::Postgres(p) => Ok(JobNode(Some(crate::postgres::hold_node_lock(p, node).await?))),
+        }
+    }
+
+    /// Releases every `running` lease whose owner is gone, except `own_owner`'s (the starting runner
+    /// itself): the jobs are due again at once (status `retrying`) and their open attempts are closed as
+    /// `abandoned`; answers how many. For a server at start, so that a job a killed process held runs at
+    /// once instead of after its lease. Gone means: on SQLite, any other owner (one process owns a SQLite
+    /// data directory, so every lease found at start was held by a process that is gone); on PostgreSQL,
+    /// an owner whose node lock ([`Store::join_job_nodes`]) no session holds. Leases of live nodes are
+    /// kept (they expire if their node dies later).
+    pub async fn release_gone_job_leases(&self, own_owner: &str, now_ms: i64) -> Result<u64> {
+        dispatch!(self, p => q::jobs::release_gone_leases(p, own_owner, now_ms))
     }
 
     /// Retention: deletes finished jobs that finished before `finished_before`, and attempts that started

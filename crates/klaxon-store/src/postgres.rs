@@ -116,6 +116,33 @@ pub async fn claim_due_jobs(
         .await?)
 }
 
+/// The advisory-lock class of job-runner nodes ("klax" as an int4): a live node holds the session lock
+/// (`NODE_LOCK_CLASS`, `hashtext(<node id>)`) on a connection of its own (`hold_node_lock`).
+pub const NODE_LOCK_CLASS: i32 = 0x6b6c_6178;
+
+/// When the lease owner of a `running` job (column `lease_owner`) is gone, as SQL: no session holds its
+/// node lock in this database. (A hash collision with a live node only makes a gone node look alive:
+/// its leases then expire instead.)
+pub const LEASE_OWNER_GONE: &str = "NOT EXISTS (SELECT 1 FROM pg_locks l
+         WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+           AND l.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+           AND l.classid = 1802264952 AND l.objid = hashtext(lease_owner)::oid)";
+
+/// Takes node `node`'s lock on a connection of its own, out of the pool: the node is alive for other
+/// nodes while the connection lives (closing it, or the process dying, releases the lock).
+pub async fn hold_node_lock(p: &Pools, node: &str) -> Result<sqlx::postgres::PgConnection> {
+    let mut connection = p.write.acquire().await?.detach();
+    let (held,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1, hashtext($2))")
+        .bind(NODE_LOCK_CLASS)
+        .bind(node)
+        .fetch_one(&mut connection)
+        .await?;
+    if !held {
+        return Err(crate::StoreError::Rejected(format!("the job-runner node id {node} is already in use")));
+    }
+    Ok(connection)
+}
+
 /// Wakes every node's job listener for `queue` when the transaction commits (`LISTEN klaxon_jobs`).
 /// PostgreSQL folds identical notifications of one transaction into one.
 pub async fn notify_jobs(tx: &mut sqlx::Transaction<'_, Db>, queue: &str) -> Result<()> {
@@ -125,3 +152,12 @@ pub async fn notify_jobs(tx: &mut sqlx::Transaction<'_, Db>, queue: &str) -> Res
 
 #[path = "queries/mod.rs"]
 pub mod q;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_gone_lease_owner_test_reads_the_node_lock_class() {
+        let class = super::NODE_LOCK_CLASS.to_string();
+        assert!(super::LEASE_OWNER_GONE.contains(&format!("l.classid = {class} ")), "{}", super::LEASE_OWNER_GONE);
+    }
+}

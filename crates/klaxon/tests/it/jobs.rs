@@ -472,13 +472,11 @@ async fn a_due_job_survives_a_restart() {
 }
 
 #[tokio::test]
-async fn a_restarted_sqlite_server_takes_its_old_leases_over_at_once() {
-    if backend_is_postgres() {
-        return; // PostgreSQL leases belong to live nodes too: they expire instead (test above).
-    }
+async fn a_restarted_server_takes_the_leases_of_a_killed_process_over_at_once() {
     let server = TestServer::start_with_clock(start_time()).await;
     let id = schedule_in(&server, "done", None, 10).await;
-    // The process claims it at its due time with a long lease, and is killed.
+    // A process claims it at its due time with a long lease, and is killed (on PostgreSQL: a node that
+    // holds no node lock, as a killed one does not).
     let due = server.app.now_ms() + 10_000;
     server.store.claim_due_jobs("default", "old-process", due, 3_600_000, 10).await.unwrap();
 
@@ -493,6 +491,28 @@ async fn a_restarted_sqlite_server_takes_its_old_leases_over_at_once() {
     let attempts = server.store.job_attempts(&id).await.unwrap();
     assert_eq!(attempts[0].outcome.as_deref(), Some("abandoned"));
     assert_eq!(attempts[1].outcome.as_deref(), Some("done"));
+}
+
+#[tokio::test]
+async fn a_starting_postgres_node_keeps_the_leases_of_live_nodes() {
+    if !backend_is_postgres() {
+        return; // One SQLite database has one server process.
+    }
+    let server = TestServer::start_with_clock(start_time()).await;
+    let id = schedule_in(&server, "done", None, 10).await;
+    // The running server (its worker holds its node lock) claims it with a long lease.
+    let due = server.app.now_ms() + 10_000;
+    let owner = server.app.jobs.node_id().to_string();
+    server.store.claim_due_jobs("default", &owner, due, 3_600_000, 10).await.unwrap();
+
+    let other = server.second_app().await;
+    let worker = klaxon_server::jobs::spawn_worker(&other);
+    other.jobs.started().await;
+    let row = job(&server, &id).await;
+    assert_eq!((row.status.as_str(), row.lease_owner.as_deref()), (status::RUNNING, Some(owner.as_str())));
+    other.shutdown.cancel();
+    let _ = worker.await;
+    other.store.close().await;
 }
 
 #[tokio::test]
