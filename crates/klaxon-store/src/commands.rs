@@ -74,7 +74,7 @@ impl Store {
     /// rule is [`crate::StoreError::Incident`] naming the incident's position in `batch`.
     pub async fn execute(&self, batch: &[IncidentCommands], actor: &Actor, now_ms: i64) -> Result<Vec<Applied>> {
         let applied: Vec<Applied> = dispatch!(self, p => q::commands::execute(p, batch, actor, now_ms))?;
-        self.wake_for(applied.iter().map(|a| &a.effects));
+        self.wake_for(applied.iter().map(|a| &a.effects), now_ms);
         self.count_unassignable(applied.iter().filter(|a| a.effects.unassignable).count() as u64);
         Ok(applied)
     }
@@ -82,7 +82,7 @@ impl Store {
     /// After a commit: tells this node's runner the earliest timer the effects scheduled, so one due now
     /// runs at once and one due sooner than the timers' queue task would look runs on time
     /// ([`Store::wake_jobs_at`]; PostgreSQL's NOTIFY reaches the other nodes for one due now).
-    fn wake_for<'a>(&self, effects: impl Iterator<Item = &'a Effects>) {
+    fn wake_for<'a>(&self, effects: impl Iterator<Item = &'a Effects>, now_ms: i64) {
         let earliest = effects
             .flat_map(|e| e.timers.iter())
             .filter_map(|(_, change)| match change {
@@ -91,7 +91,7 @@ impl Store {
             })
             .min();
         if let Some(due_at) = earliest {
-            self.wake_jobs_at(crate::jobs::kinds::INCIDENT_TIMERS_QUEUE, due_at);
+            self.wake_jobs_at(crate::jobs::kinds::INCIDENT_TIMERS_QUEUE, due_at, now_ms);
         }
     }
 
@@ -124,7 +124,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<Option<Applied>> {
         let applied = dispatch!(self, p => q::commands::change_alerts(p, incident, changes, actor, now_ms))?;
-        self.wake_for(applied.iter().map(|a| &a.effects));
+        self.wake_for(applied.iter().map(|a| &a.effects), now_ms);
         self.count_unassignable(applied.as_ref().map(|a| u64::from(a.effects.unassignable)).unwrap_or(0));
         Ok(applied)
     }

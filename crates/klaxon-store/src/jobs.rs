@@ -152,7 +152,8 @@ pub fn legacy_spec(kind: &str, unique_key: Option<&str>, payload: &serde_json::V
 }
 
 /// The callback a runner installs to hear that a job of a queue was committed, with its due time
-/// (`i64::MIN` for "due now"): the runner wakes the queue's task if it would otherwise look later.
+/// (`i64::MIN` for "due now": wake at once): the runner wakes the queue's task if it would otherwise
+/// look later.
 pub type JobWakeup = Arc<dyn Fn(&str, i64) + Send + Sync>;
 
 /// A PostgreSQL `LISTEN klaxon_jobs` connection: each notification names the queue of a job scheduled due
@@ -193,13 +194,19 @@ impl Store {
     /// Wakes this process's runner for `queue` (after committing a transaction that scheduled a job due
     /// now through `queries::jobs`). No-op without a hook.
     pub fn wake_jobs(&self, queue: &str) {
-        self.wake_jobs_at(queue, i64::MIN);
+        self.call_job_wakeup(queue, i64::MIN);
     }
 
-    /// Tells this process's runner that a job of `queue` due at `due_at` was committed (through
-    /// `queries::jobs`, in a transaction of the caller's): the queue's task, if it sleeps past `due_at`,
-    /// wakes and sleeps until then instead. No-op without a hook.
-    pub fn wake_jobs_at(&self, queue: &str, due_at_ms: i64) {
+    /// Tells this process's runner that a job of `queue` due at `due_at` was committed at `now` (through
+    /// `queries::jobs`, in a transaction of the caller's): a job due by `now` wakes the queue's task at
+    /// once (as [`Store::wake_jobs`]: whatever instant it meant to look at, which a clock that jumped
+    /// may have passed); a later one wakes it if it sleeps past `due_at`, to sleep until then instead.
+    /// No-op without a hook.
+    pub fn wake_jobs_at(&self, queue: &str, due_at_ms: i64, now_ms: i64) {
+        self.call_job_wakeup(queue, if due_at_ms <= now_ms { i64::MIN } else { due_at_ms });
+    }
+
+    fn call_job_wakeup(&self, queue: &str, due_at_ms: i64) {
         let hook = self.job_wakeup.read().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(hook) = hook {
             hook(queue, due_at_ms);
@@ -228,7 +235,7 @@ impl Store {
             tx.commit().await?;
             Ok::<String, crate::StoreError>(id)
         })?;
-        self.wake_jobs_at(&job.queue, job.due_at);
+        self.wake_jobs_at(&job.queue, job.due_at, now_ms);
         Ok(id)
     }
 
