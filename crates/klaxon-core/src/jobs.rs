@@ -154,6 +154,27 @@ pub fn resolve(
     }
 }
 
+/// How long (milliseconds of real time) an idle queue task sleeps before it looks for due jobs again:
+/// until `next_due`, the earliest due time of the queue's live jobs not yet due at `now` (clock
+/// milliseconds), but never longer than `poll_ms`, so jobs other nodes schedule and leases that expire
+/// are still noticed. With `clock_runs` false (the clock did not follow the last timed sleep, see
+/// [`clock_followed`]: a manual clock in tests) it is `poll_ms`, so a clock that stands still never
+/// makes the task spin on a due time it will not reach by sleeping.
+pub fn idle_sleep_ms(now: i64, next_due: Option<i64>, poll_ms: i64, clock_runs: bool) -> i64 {
+    let poll_ms = poll_ms.max(1);
+    match next_due {
+        Some(due) if clock_runs => due.saturating_sub(now).clamp(1, poll_ms),
+        _ => poll_ms,
+    }
+}
+
+/// Whether the clock followed a sleep of `slept` real time: its monotonic reading moved forward by at
+/// least half of it. A system clock's monotonic reading is the one the timers sleep on, so it always
+/// does; a manual clock nobody advanced meanwhile does not.
+pub fn clock_followed(slept: std::time::Duration, monotonic_moved: std::time::Duration) -> bool {
+    monotonic_moved.saturating_mul(2) >= slept
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,5 +280,40 @@ mod tests {
             resolve(outcome, &p, 1, NO_JITTER, 0, NOW),
             Resolution::RetryAt { at: NOW + 90_000, error: "429".into() }
         );
+    }
+
+    #[test]
+    fn an_idle_queue_sleeps_until_its_next_due_job() {
+        assert_eq!(idle_sleep_ms(10_000, Some(10_300), 1_000, true), 300);
+    }
+
+    #[test]
+    fn an_idle_queue_sleeps_at_most_the_poll_interval() {
+        assert_eq!(idle_sleep_ms(10_000, Some(70_000), 1_000, true), 1_000);
+        assert_eq!(idle_sleep_ms(10_000, None, 1_000, true), 1_000);
+    }
+
+    #[test]
+    fn an_idle_queue_sleeps_at_least_a_millisecond() {
+        // The next due time is after `now` by definition; a past one (clock skew between reads) must not
+        // become a zero sleep, which would spin.
+        assert_eq!(idle_sleep_ms(10_000, Some(10_000), 1_000, true), 1);
+        assert_eq!(idle_sleep_ms(10_000, Some(9_000), 1_000, true), 1);
+    }
+
+    #[test]
+    fn a_clock_that_does_not_run_makes_the_queue_poll() {
+        assert_eq!(idle_sleep_ms(10_000, Some(10_001), 1_000, false), 1_000);
+    }
+
+    #[test]
+    fn a_clock_follows_a_sleep_when_it_moved_at_least_half_of_it() {
+        use std::time::Duration;
+        let ms = Duration::from_millis;
+        assert!(clock_followed(ms(300), ms(301)));
+        assert!(clock_followed(ms(1), ms(1)));
+        assert!(clock_followed(ms(300), ms(3_600_000)), "a manual clock advanced meanwhile");
+        assert!(!clock_followed(ms(300), Duration::ZERO), "a manual clock nobody advanced");
+        assert!(!clock_followed(ms(300), ms(149)));
     }
 }

@@ -16,20 +16,34 @@
 //!   the kinds it registered.
 //! - **Leases.** A claimed job is `running`, leased to this node for [`LEASE_MS`] of clock time; while its
 //!   handler runs, the lease is renewed every [`RENEW_EVERY`]. A node that dies leaves its leases to
-//!   expire, and another node runs the job within `LEASE_MS` plus a poll. A SQLite server starting on its
-//!   data directory releases every `running` lease at once (`Store::release_all_job_leases`): a SQLite
-//!   database belongs to one server process, so any lease found at start belonged to a process that is
-//!   gone. That is safe for SQLite only; on PostgreSQL other live nodes hold leases.
+//!   expire, and another node runs the job within `LEASE_MS` plus a poll. A server starting releases at
+//!   once the leases of processes that are gone (`Store::release_gone_job_leases`), so a job a killed
+//!   server held runs as soon as it is restarted: on SQLite every `running` lease (a SQLite database
+//!   belongs to one server process, so any lease found at start belonged to a process that is gone); on
+//!   PostgreSQL the leases of nodes that hold no node lock, a session advisory lock each node's worker
+//!   takes first and keeps while it runs (`Store::join_job_nodes`). Live nodes' leases are kept. A node
+//!   whose lock connection was lost looks gone to a node starting meanwhile, which then takes its leases
+//!   over: its handlers lose their lease (and a `finish_in_tx` effect is not applied twice).
 //! - **Attempts.** The claim writes each attempt's row (node, start) before the handler runs; its end is
 //!   written when the attempt ends (`Store::job_attempts` lists them). Handlers that complete their job in
 //!   the transaction of their effect (`queries::jobs::finish_in_tx`, as the timers do) leave nothing for
 //!   the runner to record: its own finish then finds the lease released and writes nothing.
-//! - **Wake-up.** The runner owns a `tokio::sync::Notify` per queue. The store calls the hook the runner
-//!   installs in it ([`JobRunner::wakeup_hook`], installed by `App::build`) after committing a job due now
-//!   (the store stays unaware of the server: it only holds a callback); on PostgreSQL the worker also
-//!   listens on `klaxon_jobs` (`Store::listen_for_jobs`, a `PgListener`), which the scheduling
-//!   transaction notifies at commit, so a job scheduled on any node wakes every node. Each queue task
-//!   otherwise polls every [`POLL_INTERVAL`] of real time, which catches timers coming due.
+//! - **Precise timers.** After running what is due, each queue task asks the store when the queue's next
+//!   live job comes due (`Store::next_job_due`, one read on the claim index) and sleeps until then, but
+//!   never longer than [`POLL_INTERVAL`], so jobs other nodes schedule and leases that expire are still
+//!   noticed; a job due in 300 ms starts within a few milliseconds of its due time. Sleep lengths are
+//!   the clock's wall time against `due_at`; when the clock did not follow the last timed sleep (a
+//!   `ManualClock` nobody advanced), the task polls every [`POLL_INTERVAL`] instead of spinning on a due
+//!   time it cannot reach (rules: `klaxon_core::jobs::idle_sleep_ms`, `clock_followed`).
+//! - **Wake-up.** The runner owns a `tokio::sync::Notify` per queue, with the clock instant by which the
+//!   queue's task will look anyway. The store calls the hook the runner installs in it
+//!   ([`JobRunner::wakeup_hook`], installed by `App::build`) after committing a job, with its queue and
+//!   due time (the store stays unaware of the server: it only holds a callback); the task wakes when the
+//!   job is due before it would look, so a job due now starts at once and one scheduled on this node
+//!   sooner than the task's sleep still starts on time. On PostgreSQL the worker also listens on
+//!   `klaxon_jobs` (`Store::listen_for_jobs`, a `PgListener`), which the scheduling transaction notifies
+//!   at commit for a job due now, so such a job scheduled on any node wakes every node; a future job
+//!   another node scheduled is found by the next look (within [`POLL_INTERVAL`]), then run on time.
 //! - **Retention.** Finished jobs and attempts are deleted after [`JobRunner::set_retention`]'s times
 //!   (the worker runs [`clean_up`] every [`CLEANUP_EVERY`]).
 //! - [`run_due`] claims and runs everything due once, without sleeping: tests call it after advancing a
@@ -45,6 +59,7 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -180,7 +195,30 @@ struct Registered {
 
 struct Queue {
     concurrency: usize,
-    wake: Arc<Notify>,
+    wake: Arc<Wake>,
+}
+
+/// How a queue's task is woken: its `Notify`, and the clock instant by which it will look for due jobs
+/// anyway (`i64::MAX` while it runs jobs or has not decided yet, so every wake-up then counts).
+struct Wake {
+    notify: Notify,
+    looks_at: AtomicI64,
+}
+
+impl Default for Wake {
+    fn default() -> Self {
+        Wake { notify: Notify::new(), looks_at: AtomicI64::new(i64::MAX) }
+    }
+}
+
+impl Wake {
+    /// A job due at `due_at` was committed: wake the task if it would look later than that. (A wake-up
+    /// while the task runs is kept as a permit: it looks again before sleeping.)
+    fn job_due(&self, due_at: i64) {
+        if due_at < self.looks_at.load(Ordering::SeqCst) {
+            self.notify.notify_one();
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -378,19 +416,20 @@ impl JobRunner {
         read(&self.queues).get(queue).map_or(DEFAULT_CONCURRENCY, |q| q.concurrency)
     }
 
-    fn waker(&self, queue: &str) -> Option<Arc<Notify>> {
+    fn waker(&self, queue: &str) -> Option<Arc<Wake>> {
         read(&self.queues).get(queue).map(|q| q.wake.clone())
     }
 
     /// Wakes the task running `queue` (no-op for a queue this node does not run).
     pub fn wake(&self, queue: &str) {
-        wake_in(&self.queues, queue);
+        wake_in(&self.queues, queue, i64::MIN);
     }
 
-    /// The callback the store calls after committing a job due now (see the module doc).
+    /// The callback the store calls after committing a job, with its queue and due time (see the
+    /// module doc).
     pub fn wakeup_hook(&self) -> klaxon_store::jobs::JobWakeup {
         let queues = self.queues.clone();
-        Arc::new(move |queue: &str| wake_in(&queues, queue))
+        Arc::new(move |queue: &str, due_at: i64| wake_in(&queues, queue, due_at))
     }
 
     fn run_lock(&self, owner: &str, queue: &str) -> RunLock {
@@ -399,9 +438,9 @@ impl JobRunner {
     }
 }
 
-fn wake_in(queues: &RwLock<HashMap<String, Queue>>, queue: &str) {
+fn wake_in(queues: &RwLock<HashMap<String, Queue>>, queue: &str, due_at: i64) {
     if let Some(q) = read(queues).get(queue) {
-        q.wake.notify_one();
+        q.wake.job_due(due_at);
     }
 }
 
@@ -551,19 +590,25 @@ pub async fn clean_up(app: &App) -> Result<(u64, u64), BoxError> {
         .await?)
 }
 
-/// The background worker, until `app.shutdown`: on SQLite first takes over every lease left by the
-/// previous process; then one task per queue (started as queues appear), the PostgreSQL listener that
-/// wakes them, and the retention cleanup. [`JobRunner::started`] resolves once the takeover is done and
-/// the listener listens.
+/// The background worker, until `app.shutdown`: first marks this node alive (PostgreSQL) and takes over
+/// the leases of processes that are gone; then one task per queue (started as queues appear), the
+/// PostgreSQL listener that wakes them, and the retention cleanup. [`JobRunner::started`] resolves once
+/// the takeover is done and the listener listens.
 pub fn spawn_worker(app: &App) -> tokio::task::JoinHandle<()> {
     let app = app.clone();
     tokio::spawn(async move {
-        if app.store.kind() == klaxon_store::BackendKind::Sqlite {
-            match app.store.release_all_job_leases(app.jobs.node_id(), app.now_ms()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(jobs = n, "took over the job leases of the previous process"),
-                Err(error) => tracing::warn!(%error, "releasing the previous process's job leases failed"),
+        // Alive before claiming anything, so a node starting later keeps this node's leases.
+        let node = match app.store.join_job_nodes(app.jobs.node_id()).await {
+            Ok(node) => Some(node),
+            Err(error) => {
+                tracing::warn!(%error, "marking this job node alive failed; a node starting meanwhile may take its leases over");
+                None
             }
+        };
+        match app.store.release_gone_job_leases(app.jobs.node_id(), app.now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(jobs = n, "took over the job leases of processes that are gone"),
+            Err(error) => tracing::warn!(%error, "releasing the job leases of processes that are gone failed"),
         }
         let listener = match app.store.listen_for_jobs().await {
             Ok(listener) => listener,
@@ -594,19 +639,44 @@ pub fn spawn_worker(app: &App) -> tokio::task::JoinHandle<()> {
             }
         }
         while tasks.join_next().await.is_some() {}
+        if let Some(node) = node {
+            node.leave().await;
+        }
     })
 }
 
+/// One queue's task: runs what is due, then sleeps until the queue's next job comes due (at most
+/// [`POLL_INTERVAL`]) or a wake-up, whichever is first (the rule: `klaxon_core::jobs::idle_sleep_ms`).
 async fn queue_worker(app: App, queue: String) {
     let Some(wake) = app.jobs.waker(&queue) else {
         return;
     };
+    let poll_ms = i64::try_from(POLL_INTERVAL.as_millis()).unwrap_or(i64::MAX);
+    // Whether the clock followed the last timed sleep (a manual clock in tests does not).
+    let mut clock_runs = true;
     loop {
+        // From here until the sleep is decided, every job committed for this queue wakes it again.
+        wake.looks_at.store(i64::MAX, Ordering::SeqCst);
         run_queue_due(&app, app.jobs.node_id(), &queue).await;
+        let now = app.now_ms();
+        let next_due = match app.store.next_job_due(&queue, now).await {
+            Ok(next) => next,
+            Err(error) => {
+                tracing::warn!(%error, queue, "looking for the next due job failed");
+                None
+            }
+        };
+        let sleep_ms = klaxon_core::jobs::idle_sleep_ms(now, next_due, poll_ms, clock_runs);
+        wake.looks_at.store(now.saturating_add(sleep_ms), Ordering::SeqCst);
+        let sleep = Duration::from_millis(u64::try_from(sleep_ms).unwrap_or(0));
+        let before = app.clock.monotonic();
         tokio::select! {
             () = app.shutdown.cancelled() => break,
-            () = wake.notified() => {}
-            () = tokio::time::sleep(POLL_INTERVAL) => {}
+            () = wake.notify.notified() => {}
+            () = tokio::time::sleep(sleep) => {
+                let moved = app.clock.monotonic().saturating_sub(before);
+                clock_runs = klaxon_core::jobs::clock_followed(sleep, moved);
+            }
         }
     }
 }

@@ -79,14 +79,19 @@ impl Store {
         Ok(applied)
     }
 
-    /// After a commit: a timer the effects scheduled due now runs at once (this node's in-process
-    /// wake-up; PostgreSQL's NOTIFY reaches the other nodes).
+    /// After a commit: tells this node's runner the earliest timer the effects scheduled, so one due now
+    /// runs at once and one due sooner than the timers' queue task would look runs on time
+    /// ([`Store::wake_jobs_at`]; PostgreSQL's NOTIFY reaches the other nodes for one due now).
     fn wake_for<'a>(&self, effects: impl Iterator<Item = &'a Effects>, now_ms: i64) {
-        let due_now = |e: &Effects| {
-            e.timers.iter().any(|(_, c)| matches!(c, TimerChange::Schedule { due_at } if *due_at <= now_ms))
-        };
-        if effects.into_iter().any(due_now) {
-            self.wake_jobs(crate::jobs::kinds::INCIDENT_TIMERS_QUEUE);
+        let earliest = effects
+            .flat_map(|e| e.timers.iter())
+            .filter_map(|(_, change)| match change {
+                TimerChange::Schedule { due_at } => Some(*due_at),
+                TimerChange::Cancel => None,
+            })
+            .min();
+        if let Some(due_at) = earliest {
+            self.wake_jobs_at(crate::jobs::kinds::INCIDENT_TIMERS_QUEUE, due_at, now_ms);
         }
     }
 
@@ -119,6 +124,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<Option<Applied>> {
         let applied = dispatch!(self, p => q::commands::change_alerts(p, incident, changes, actor, now_ms))?;
+        self.wake_for(applied.iter().map(|a| &a.effects), now_ms);
         self.count_unassignable(applied.as_ref().map(|a| u64::from(a.effects.unassignable)).unwrap_or(0));
         Ok(applied)
     }

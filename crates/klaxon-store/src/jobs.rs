@@ -22,7 +22,8 @@
 //!
 //! Claiming takes a short lease and counts the attempt, and writes the attempt's row in `job_attempts`
 //! (node, start) in the same committed transaction, before any handler runs; the end (outcome, error) is
-//! filled when the attempt ends. A job whose worker died is claimed again once its lease expires (its open
+//! filled when the attempt ends. A job whose worker died is claimed again once its lease expires, or at
+//! once when a server starts and finds its owner gone ([`Store::release_gone_job_leases`]; its open
 //! attempt is closed as `abandoned`), so handlers re-check state. A handler that applies its effect in a
 //! transaction finishes the job in that same transaction with `queries::jobs::finish_in_tx`, which
 //! succeeds only while its owner holds the lease.
@@ -160,12 +161,27 @@ pub fn legacy_spec(kind: &str, unique_key: Option<&str>, payload: &serde_json::V
     }
 }
 
-/// The callback a runner installs to hear that a job of a queue was scheduled due now.
-pub type JobWakeup = Arc<dyn Fn(&str) + Send + Sync>;
+/// The callback a runner installs to hear that a job of a queue was committed, with its due time
+/// (`i64::MIN` for "due now": wake at once): the runner wakes the queue's task if it would otherwise
+/// look later.
+pub type JobWakeup = Arc<dyn Fn(&str, i64) + Send + Sync>;
 
 /// A PostgreSQL `LISTEN klaxon_jobs` connection: each notification names the queue of a job scheduled due
 /// now, on any node. It holds one connection of the pool while it lives.
 pub struct JobListener(sqlx::postgres::PgListener);
+
+/// A job-runner node's presence ([`Store::join_job_nodes`]): on PostgreSQL the connection holding the
+/// node's lock. Keep it while the node runs jobs; [`JobNode::leave`] (or dropping it) ends it.
+pub struct JobNode(Option<sqlx::postgres::PgConnection>);
+
+impl JobNode {
+    /// Ends the presence at once (closes the connection, releasing its lock).
+    pub async fn leave(self) {
+        if let Some(connection) = self.0 {
+            let _ = sqlx::Connection::close(connection).await;
+        }
+    }
+}
 
 /// The notification channel of job wake-ups on PostgreSQL.
 pub const NOTIFY_CHANNEL: &str = "klaxon_jobs";
@@ -179,8 +195,8 @@ impl JobListener {
 }
 
 impl Store {
-    /// Installs the wake-up hook (the server's job runner): called with the queue after
-    /// [`Store::schedule`] commits a job due now, and by [`Store::wake_jobs`].
+    /// Installs the wake-up hook (the server's job runner): called with the queue and due time after
+    /// [`Store::schedule`] commits a job, and by [`Store::wake_jobs`] and [`Store::wake_jobs_at`].
     pub fn set_job_wakeup(&self, hook: JobWakeup) {
         *self.job_wakeup.write().unwrap_or_else(|p| p.into_inner()) = Some(hook);
     }
@@ -188,9 +204,22 @@ impl Store {
     /// Wakes this process's runner for `queue` (after committing a transaction that scheduled a job due
     /// now through `queries::jobs`). No-op without a hook.
     pub fn wake_jobs(&self, queue: &str) {
+        self.call_job_wakeup(queue, i64::MIN);
+    }
+
+    /// Tells this process's runner that a job of `queue` due at `due_at` was committed at `now` (through
+    /// `queries::jobs`, in a transaction of the caller's): a job due by `now` wakes the queue's task at
+    /// once (as [`Store::wake_jobs`]: whatever instant it meant to look at, which a clock that jumped
+    /// may have passed); a later one wakes it if it sleeps past `due_at`, to sleep until then instead.
+    /// No-op without a hook.
+    pub fn wake_jobs_at(&self, queue: &str, due_at_ms: i64, now_ms: i64) {
+        self.call_job_wakeup(queue, if due_at_ms <= now_ms { i64::MIN } else { due_at_ms });
+    }
+
+    fn call_job_wakeup(&self, queue: &str, due_at_ms: i64) {
         let hook = self.job_wakeup.read().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(hook) = hook {
-            hook(queue);
+            hook(queue, due_at_ms);
         }
     }
 
@@ -207,7 +236,8 @@ impl Store {
     }
 
     /// Schedules a job in a transaction of its own and answers its id. With a `unique_key` that is live,
-    /// moves that job instead (same id, attempts kept). Wakes the runner when the job is due at `now`.
+    /// moves that job instead (same id, attempts kept). Tells the runner its due time after the commit
+    /// ([`Store::wake_jobs_at`]), so it starts at once when due now and on time when due soon.
     pub async fn schedule(&self, job: &JobSpec, now_ms: i64) -> Result<String> {
         let id = dispatch!(self, p => async {
             let mut tx = crate::queries_begin_write!(p)?;
@@ -215,9 +245,7 @@ impl Store {
             tx.commit().await?;
             Ok::<String, crate::StoreError>(id)
         })?;
-        if job.due_at <= now_ms {
-            self.wake_jobs(&job.queue);
-        }
+        self.wake_jobs_at(&job.queue, job.due_at, now_ms);
         Ok(id)
     }
 
@@ -259,6 +287,12 @@ impl Store {
     /// lock; the ordering-key rule is left to the claim).
     pub async fn any_job_due(&self, queue: &str, now_ms: i64) -> Result<bool> {
         dispatch!(self, p => q::jobs::any_due(p, queue, now_ms))
+    }
+
+    /// When the next job of `queue` comes due: the earliest due time after `now` of its live jobs (the
+    /// runner's queue task sleeps until then, see the server's `jobs.rs`).
+    pub async fn next_job_due(&self, queue: &str, now_ms: i64) -> Result<Option<i64>> {
+        dispatch!(self, p => q::jobs::next_due_after(p, queue, now_ms))
     }
 
     /// Extends `owner`'s lease on a running job to `until`; false when the lease is no longer `owner`'s
@@ -307,13 +341,25 @@ impl Store {
         })
     }
 
-    /// Releases every `running` lease not held by `own_owner` (the starting runner itself): the jobs are
-    /// due again at once (status `retrying`) and their open attempts are closed as `abandoned`. Only for a
-    /// SQLite server at start: one process owns a SQLite data directory, so every lease found at start was
-    /// held by a process that is gone. (On PostgreSQL other nodes hold live leases; they expire instead.)
-    /// Answers how many.
-    pub async fn release_all_job_leases(&self, own_owner: &str, now_ms: i64) -> Result<u64> {
-        dispatch!(self, p => q::jobs::release_all_leases(p, own_owner, now_ms))
+    /// Marks this node (`node`, its lease-owner id) alive for as long as the answer is kept: on
+    /// PostgreSQL a session advisory lock on a connection of its own, which a node starting later reads
+    /// ([`Store::release_gone_job_leases`]); the process dying releases it. Nothing on SQLite.
+    pub async fn join_job_nodes(&self, node: &str) -> Result<JobNode> {
+        match &*self.backend {
+            crate::Backend::Sqlite(_) => Ok(JobNode(None)),
+            crate::Backend::Postgres(p) => Ok(JobNode(Some(crate::postgres::hold_node_lock(p, node).await?))),
+        }
+    }
+
+    /// Releases every `running` lease whose owner is gone, except `own_owner`'s (the starting runner
+    /// itself): the jobs are due again at once (status `retrying`) and their open attempts are closed as
+    /// `abandoned`; answers how many. For a server at start, so that a job a killed process held runs at
+    /// once instead of after its lease. Gone means: on SQLite, any other owner (one process owns a SQLite
+    /// data directory, so every lease found at start was held by a process that is gone); on PostgreSQL,
+    /// an owner whose node lock ([`Store::join_job_nodes`]) no session holds. Leases of live nodes are
+    /// kept (they expire if their node dies later).
+    pub async fn release_gone_job_leases(&self, own_owner: &str, now_ms: i64) -> Result<u64> {
+        dispatch!(self, p => q::jobs::release_gone_leases(p, own_owner, now_ms))
     }
 
     /// Retention: deletes finished jobs that finished before `finished_before`, and attempts that started

@@ -112,6 +112,11 @@ pub async fn claim_due_jobs(
         .await?)
 }
 
+/// When the lease owner of a `running` job (column `lease_owner`) is gone, as SQL: always, on SQLite,
+/// for a starting server (one process owns a SQLite database, so any lease it finds belonged to a
+/// process that is gone; see `queries::jobs::release_gone_leases`).
+pub const LEASE_OWNER_GONE: &str = "1 = 1";
+
 /// No cross-process notification on SQLite: one process owns the database, and `Store::schedule` wakes
 /// its runner in-process (see `crate::jobs`).
 pub async fn notify_jobs(_tx: &mut sqlx::Transaction<'_, Db>, _queue: &str) -> Result<()> {

@@ -40,3 +40,38 @@ async fn a_triggered_incident_schedules_auto_resolve_only_when_the_service_has_a
     seed_incident(&store, &seeded, "triggered", 0).await.unwrap();
     assert_eq!(auto_resolve().await.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_claims_never_take_more_jobs_than_their_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _db) = store(dir.path()).await;
+    let mut scheduled = std::collections::HashSet::new();
+    for n in 0..60 {
+        let spec = klaxon_store::jobs::JobSpec {
+            queue: "claims".into(),
+            ..klaxon_store::jobs::JobSpec::new("test.claim", &serde_json::json!({"n": n}), 1_000)
+        };
+        scheduled.insert(store.schedule(&spec, 0).await.unwrap());
+    }
+    // Six claimers race, one job per claim, as a queue of concurrency 1 on six nodes would.
+    let claimers = (0..6).map(|c| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut claimed = Vec::new();
+            loop {
+                let jobs = store.claim_due_jobs("claims", &format!("node-{c}"), 2_000, 60_000, 1).await.unwrap();
+                assert!(jobs.len() <= 1, "one claim of limit 1 took {} jobs", jobs.len());
+                if jobs.is_empty() {
+                    return claimed;
+                }
+                claimed.extend(jobs.into_iter().map(|j| j.id));
+            }
+        })
+    });
+    let mut claimed = Vec::new();
+    for claimer in claimers.collect::<Vec<_>>() {
+        claimed.extend(claimer.await.unwrap());
+    }
+    assert_eq!(claimed.len(), scheduled.len(), "every job claimed once");
+    assert_eq!(claimed.into_iter().collect::<std::collections::HashSet<_>>(), scheduled);
+}

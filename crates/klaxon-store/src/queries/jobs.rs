@@ -215,26 +215,22 @@ pub async fn finish(p: &Pools, id: &str, owner: &str, attempt: i32, resolution: 
     Ok(finished)
 }
 
-/// Releases every running lease (see `Store::release_all_job_leases`).
-pub async fn release_all_leases(p: &Pools, own_owner: &str, now: i64) -> Result<u64> {
+/// Releases every running lease not `own_owner`'s whose owner is gone (see
+/// `Store::release_gone_job_leases`; the backend says what gone means: `LEASE_OWNER_GONE`).
+pub async fn release_gone_leases(p: &Pools, own_owner: &str, now: i64) -> Result<u64> {
+    let gone = super::LEASE_OWNER_GONE;
     let mut tx = begin_write(p).await?;
-    sqlx::query(
-        "UPDATE job_attempts SET ended_at = $1, outcome = 'abandoned', error = 'the server restarted'
+    let sql = format!(
+        "UPDATE job_attempts SET ended_at = $1, outcome = 'abandoned', error = 'its node is gone'
          WHERE ended_at IS NULL
-           AND job_id IN (SELECT id FROM jobs WHERE status = 'running' AND lease_owner <> $2)",
-    )
-    .bind(now)
-    .bind(own_owner)
-    .execute(&mut *tx)
-    .await?;
-    let released = sqlx::query(
+           AND job_id IN (SELECT id FROM jobs WHERE status = 'running' AND lease_owner <> $2 AND {gone})"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now).bind(own_owner).execute(&mut *tx).await?;
+    let sql = format!(
         "UPDATE jobs SET status = 'retrying', lease_owner = NULL, lease_until = NULL
-         WHERE status = 'running' AND lease_owner <> $1",
-    )
-    .bind(own_owner)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+         WHERE status = 'running' AND lease_owner <> $1 AND {gone}"
+    );
+    let released = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(own_owner).execute(&mut *tx).await?.rows_affected();
     tx.commit().await?;
     Ok(released)
 }
@@ -292,4 +288,14 @@ pub async fn any_due(p: &Pools, queue: &str, now: i64) -> Result<bool> {
     let row: Option<(String,)> =
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now).bind(queue).fetch_optional(&p.read).await?;
     Ok(row.is_some())
+}
+
+/// The earliest due time after `now` of a live job of `queue`, if any: when the queue's next job comes
+/// due. One step of the claim index (`jobs_claim`, due times of live jobs in order) per live job due
+/// earlier in another queue, then one row read.
+pub async fn next_due_after(p: &Pools, queue: &str, now: i64) -> Result<Option<i64>> {
+    let sql = format!("SELECT due_at FROM jobs WHERE {LIVE} AND due_at > $1 AND queue = $2 ORDER BY due_at LIMIT 1");
+    let row: Option<(i64,)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now).bind(queue).fetch_optional(&p.read).await?;
+    Ok(row.map(|(due,)| due))
 }

@@ -6,8 +6,8 @@
 pub(crate) use super::{
     Db, FOR_UPDATE_OF_A, Pools, ROW_LOCKS, accept_events, begin_write, lock_event_processing, run_script,
 };
-/// Backend-specific job claim (SKIP LOCKED on PostgreSQL).
-pub(crate) use super::{claim_due_jobs, notify_jobs};
+/// Backend-specific job claim (SKIP LOCKED on PostgreSQL), and when a lease's owner is gone.
+pub(crate) use super::{LEASE_OWNER_GONE, claim_due_jobs, notify_jobs};
 
 pub mod calendar_feeds;
 pub mod change_events;

@@ -472,13 +472,11 @@ async fn a_due_job_survives_a_restart() {
 }
 
 #[tokio::test]
-async fn a_restarted_sqlite_server_takes_its_old_leases_over_at_once() {
-    if backend_is_postgres() {
-        return; // PostgreSQL leases belong to live nodes too: they expire instead (test above).
-    }
+async fn a_restarted_server_takes_the_leases_of_a_killed_process_over_at_once() {
     let server = TestServer::start_with_clock(start_time()).await;
     let id = schedule_in(&server, "done", None, 10).await;
-    // The process claims it at its due time with a long lease, and is killed.
+    // A process claims it at its due time with a long lease, and is killed (on PostgreSQL: a node that
+    // holds no node lock, as a killed one does not).
     let due = server.app.now_ms() + 10_000;
     server.store.claim_due_jobs("default", "old-process", due, 3_600_000, 10).await.unwrap();
 
@@ -493,6 +491,28 @@ async fn a_restarted_sqlite_server_takes_its_old_leases_over_at_once() {
     let attempts = server.store.job_attempts(&id).await.unwrap();
     assert_eq!(attempts[0].outcome.as_deref(), Some("abandoned"));
     assert_eq!(attempts[1].outcome.as_deref(), Some("done"));
+}
+
+#[tokio::test]
+async fn a_starting_postgres_node_keeps_the_leases_of_live_nodes() {
+    if !backend_is_postgres() {
+        return; // One SQLite database has one server process.
+    }
+    let server = TestServer::start_with_clock(start_time()).await;
+    let id = schedule_in(&server, "done", None, 10).await;
+    // The running server (its worker holds its node lock) claims it with a long lease.
+    let due = server.app.now_ms() + 10_000;
+    let owner = server.app.jobs.node_id().to_string();
+    server.store.claim_due_jobs("default", &owner, due, 3_600_000, 10).await.unwrap();
+
+    let other = server.second_app().await;
+    let worker = klaxon_server::jobs::spawn_worker(&other);
+    other.jobs.started().await;
+    let row = job(&server, &id).await;
+    assert_eq!((row.status.as_str(), row.lease_owner.as_deref()), (status::RUNNING, Some(owner.as_str())));
+    other.shutdown.cancel();
+    let _ = worker.await;
+    other.store.close().await;
 }
 
 #[tokio::test]
@@ -770,7 +790,8 @@ async fn the_background_worker_runs_due_jobs_without_being_asked() {
     eventually("the worker ran the job", || async { runs_of(&id) == 1 }).await;
 }
 
-/// A kind whose handler reports when it started (real time).
+/// A kind whose handler reports when it started (real time) and how late (its clock reading minus the
+/// job's due time, in ms).
 struct Timed;
 
 impl JobKind for Timed {
@@ -780,12 +801,29 @@ impl JobKind for Timed {
 }
 
 static STARTED: LazyLock<Mutex<HashMap<String, Instant>>> = LazyLock::new(Default::default);
+static LATENESS_MS: LazyLock<Mutex<HashMap<String, i64>>> = LazyLock::new(Default::default);
 
 fn register_timed(app: &App) {
-    app.jobs.register_kind::<Timed, _, _>(|_app, job: Job<Value>| async move {
+    app.jobs.register_kind::<Timed, _, _>(|app: App, job: Job<Value>| async move {
         STARTED.lock().unwrap().insert(job.id.clone(), Instant::now());
+        LATENESS_MS.lock().unwrap().insert(job.id.clone(), app.now_ms() - job.due_at);
         Ok(JobOutcome::Done)
     });
+}
+
+/// Schedules a due-now timed job through `via` and answers how long it took from the committed schedule
+/// to its handler's start.
+async fn wake_up_latency(via: &App, round: u64) -> Duration {
+    let committed = Instant::now();
+    let id = schedule(via, NewJob::<Timed>::new(json!({"round": round}))).await.unwrap();
+    let deadline = committed + Duration::from_secs(5);
+    loop {
+        if let Some(at) = STARTED.lock().unwrap().get(&id).copied() {
+            return at.saturating_duration_since(committed);
+        }
+        assert!(Instant::now() < deadline, "the job did not start within 5 s");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }
 
 /// Schedules due-now jobs through `via` (after a warm-up one) and answers how long each took from the
@@ -793,19 +831,10 @@ fn register_timed(app: &App) {
 async fn wake_up_latencies(via: &App) -> Vec<Duration> {
     let mut latencies = Vec::new();
     for round in 0..4 {
-        let committed = Instant::now();
-        let id = schedule(via, NewJob::<Timed>::new(json!({"round": round}))).await.unwrap();
-        let deadline = committed + Duration::from_secs(5);
-        let started = loop {
-            if let Some(at) = STARTED.lock().unwrap().get(&id).copied() {
-                break at;
-            }
-            assert!(Instant::now() < deadline, "the job did not start within 5 s");
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        };
+        let latency = wake_up_latency(via, round).await;
         if round > 0 {
             // Round 0 warms up (the worker and, on PostgreSQL, its listener start with the server).
-            latencies.push(started.saturating_duration_since(committed));
+            latencies.push(latency);
         }
     }
     latencies
@@ -827,6 +856,21 @@ async fn a_job_scheduled_due_now_starts_within_50_ms() {
 }
 
 #[tokio::test]
+async fn a_job_due_now_starts_at_once_after_the_clock_jumped() {
+    // The queue's task decided when to look again on the clock before the jump; a job due now (after
+    // it) must wake it all the same, not wait out its sleep.
+    let server = TestServer::start_with_clock(start_time()).await;
+    register_timed(&server.app);
+    let mut latencies = Vec::new();
+    for round in 0..3 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        server.advance_secs(3600);
+        latencies.push(wake_up_latency(&server.app, round).await);
+    }
+    assert_woken_up(&latencies);
+}
+
+#[tokio::test]
 async fn a_job_scheduled_on_one_postgres_node_wakes_the_worker_of_another() {
     if !backend_is_postgres() {
         return; // One SQLite database has one server process.
@@ -842,4 +886,59 @@ async fn a_job_scheduled_on_one_postgres_node_wakes_the_worker_of_another() {
     other.shutdown.cancel();
     let _ = worker.await;
     other.store.close().await;
+}
+
+// ---- Real time: precise timers ----
+
+/// Waits (real time, bounded) for the timed job `id` to start; answers how late it started (ms).
+async fn lateness_of(id: &str) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(late) = LATENESS_MS.lock().unwrap().get(id).copied() {
+            return late;
+        }
+        assert!(Instant::now() < deadline, "the job did not start within 10 s");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The polling alone would start a job up to the poll interval (1 s) late; each must start within
+/// 150 ms of its due time (a few ms on an idle machine; the rest is margin for a loaded 2-core CI), and
+/// never before it.
+fn assert_on_time(lateness_ms: &[i64]) {
+    eprintln!("lateness after the due time (ms): {lateness_ms:?}");
+    assert!(lateness_ms.iter().all(|l| (0..150).contains(l)), "{lateness_ms:?}");
+}
+
+#[tokio::test]
+async fn a_job_due_in_300_ms_starts_within_150_ms_of_its_due_time() {
+    let server = TestServer::start().await;
+    register_timed(&server.app);
+    let mut lateness = Vec::new();
+    for round in 0..3 {
+        // Scheduled at any point of the queue task's one-second poll: it must not wait for the next poll.
+        tokio::time::sleep(Duration::from_millis(170 * round)).await;
+        let due_at = server.app.now_ms() + 300;
+        let id = schedule(&server.app, NewJob::<Timed>::new(json!({"round": round})).due_at(due_at)).await.unwrap();
+        lateness.push(lateness_of(&id).await);
+    }
+    assert_on_time(&lateness);
+}
+
+#[tokio::test]
+async fn a_job_another_process_scheduled_starts_within_150_ms_of_its_due_time() {
+    let server = TestServer::start().await;
+    register_timed(&server.app);
+    // Another process's store: no in-process wake-up, and (not due now) no NOTIFY on PostgreSQL; the
+    // queue task finds the job at its next look (within 1 s) and then sleeps until it is due.
+    let other = open_same_store(server.dir.path(), server.database_url.as_deref()).await;
+    let mut lateness = Vec::new();
+    for round in 0..3 {
+        let now = server.app.now_ms();
+        let spec = NewJob::<Timed>::new(json!({"round": round})).due_at(now + 1_500).spec(now).unwrap();
+        let id = other.schedule(&spec, now).await.unwrap();
+        lateness.push(lateness_of(&id).await);
+    }
+    other.close().await;
+    assert_on_time(&lateness);
 }

@@ -14,6 +14,7 @@ mod calendar_feeds;
 mod change_events;
 mod cli;
 mod escalation;
+mod escalation_durability;
 mod escalation_policies;
 mod events;
 mod events_durability;
