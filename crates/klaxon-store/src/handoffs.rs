@@ -15,7 +15,6 @@
 use crate::jobs::JobSpec;
 use crate::{Result, Store, dispatch};
 use klaxon_core::handoff::{HandoffIntent, HandoffNotifications, HandoffRule, HandoffType};
-use klaxon_core::notification::{NotificationKind, NotificationStatus, NotificationType};
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct HandoffRuleRow {
@@ -43,26 +42,6 @@ pub struct HandoffPolicyRow {
     pub notifications: HandoffNotifications,
     /// Whether at least one live service uses the policy.
     pub has_services: bool,
-}
-
-/// A recorded handoff intent (a `notifications` row without an incident).
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
-pub struct HandoffIntentRow {
-    pub id: String,
-    #[sqlx(try_from = "String")]
-    pub kind: NotificationKind,
-    #[sqlx(rename = "type", try_from = "String")]
-    pub notification_type: NotificationType,
-    pub user_id: String,
-    pub contact_method_id: String,
-    pub address: Option<String>,
-    pub rule_id: String,
-    #[sqlx(try_from = "String")]
-    pub status: NotificationStatus,
-    pub started_at: i64,
-    pub handoff_at: Option<i64>,
-    pub escalation_policy_id: Option<String>,
-    pub unique_key: Option<String>,
 }
 
 impl Store {
@@ -133,7 +112,7 @@ impl Store {
     }
 
     /// A user's handoff intents, by handoff instant, then due time.
-    pub async fn handoff_intents_of_user(&self, user_id: &str) -> Result<Vec<HandoffIntentRow>> {
+    pub async fn handoff_intents_of_user(&self, user_id: &str) -> Result<Vec<crate::notifications::NotificationRow>> {
         dispatch!(self, p => q::handoffs::intents_of_user(p, user_id))
     }
 }

@@ -5,7 +5,7 @@
 use crate::{Result, Store, dispatch};
 use klaxon_core::notification::{NotificationKind, NotificationStatus, NotificationType};
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct NotificationRow {
     pub id: String,
     #[sqlx(try_from = "String")]
@@ -16,6 +16,8 @@ pub struct NotificationRow {
     pub contact_method_id: String,
     pub address: Option<String>,
     pub incident_id: Option<String>,
+    /// The assignment or handoff rule it came from.
+    pub rule_id: String,
     #[sqlx(try_from = "String")]
     pub status: NotificationStatus,
     pub failure_reason: Option<String>,

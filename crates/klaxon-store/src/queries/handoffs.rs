@@ -1,8 +1,9 @@
 //! SQL for on-call handoff notification rules and the handoff intents the scan records.
 
 use super::{Db, Pools, begin_write};
-use crate::handoffs::{HandoffIntentRow, HandoffPolicyRow, HandoffRuleFields, HandoffRuleRow};
+use crate::handoffs::{HandoffPolicyRow, HandoffRuleFields, HandoffRuleRow};
 use crate::jobs::{JobSpec, Resolution};
+use crate::notifications::NotificationRow;
 use crate::{Result, StoreError, ids};
 use klaxon_core::handoff::{HandoffIntent, HandoffRule};
 use klaxon_core::notification::{NotificationStatus, NotificationType, address_of};
@@ -218,10 +219,10 @@ pub async fn record(
     Ok(Some(recorded))
 }
 
-pub async fn intents_of_user(p: &Pools, user_id: &str) -> Result<Vec<HandoffIntentRow>> {
-    Ok(sqlx::query_as::<Db, HandoffIntentRow>(
-        "SELECT id, kind, type, user_id, contact_method_id, address, rule_id, status, started_at, handoff_at,
-                escalation_policy_id, unique_key
+pub async fn intents_of_user(p: &Pools, user_id: &str) -> Result<Vec<NotificationRow>> {
+    Ok(sqlx::query_as::<Db, NotificationRow>(
+        "SELECT id, kind, type, user_id, contact_method_id, address, incident_id, rule_id, status, failure_reason,
+                started_at, handoff_at, escalation_policy_id, created_at
          FROM notifications WHERE user_id = $1 AND incident_id IS NULL AND handoff_at IS NOT NULL
          ORDER BY handoff_at, started_at, id",
     )

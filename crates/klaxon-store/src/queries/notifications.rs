@@ -201,7 +201,7 @@ pub async fn list(p: &Pools, filter: &NotificationFilter) -> Result<(Vec<Notific
         }
     };
     let mut qb = sqlx::QueryBuilder::<Db>::new(
-        "SELECT n.id, n.kind, n.type, n.user_id, n.contact_method_id, n.address, n.incident_id, n.status,
+        "SELECT n.id, n.kind, n.type, n.user_id, n.contact_method_id, n.address, n.incident_id, n.rule_id, n.status,
                 n.failure_reason, n.started_at, n.handoff_at, n.escalation_policy_id, n.created_at
          FROM notifications n",
     );
